@@ -1,0 +1,34 @@
+/**
+ * llm-workflows: the LLM workflow patterns as LangGraph.js graphs.
+ *
+ * - the facade: {@link runWorkflow}, {@link streamWorkflow}, {@link listWorkflows};
+ * - the pattern builders (`build*`), to make workflows of your own;
+ * - the model factory ({@link getChatModel}) and the offline model.
+ *
+ * @module
+ */
+export { runWorkflow, streamWorkflow, type RunOptions, type WorkflowEvent } from "./facade.js";
+export { getWorkflow, listWorkflows, workflowNames, workflows, type WorkflowName } from "./registry.js";
+export { defineWorkflow, type WorkflowDefinition } from "./workflow.js";
+export * from "./runtime/errors.js";
+export { openCheckpointer, DEFAULT_THREADS_FILE, type OpenCheckpointer } from "./runtime/checkpointer.js";
+export { UsageTracker, type TokenUsage } from "./runtime/usage.js";
+export { DEFAULT_RETRY_POLICY, isTransientError } from "./runtime/retry.js";
+export { getChatModel, createChatModel } from "./models/factory.js";
+export { resolveModelSettings, type ModelRole, type ModelSettings } from "./models/configuration.js";
+export { OfflineChatModel } from "./models/offline/model.js";
+export { invokeStructured } from "./models/structured.js";
+export { tagged, optionList } from "./models/prompting.js";
+export { buildPromptChain, chainFields, type ChainStep, type ChainGate } from "./patterns/chain.js";
+export { buildRouter, selectRoute, DEFAULT_CONFIDENCE_THRESHOLD, type RouteDecision } from "./patterns/route.js";
+export { buildParallelMap, buildSectioning, buildVoting, keyedResults, tallyVotes, type Tally } from "./patterns/parallel.js";
+export { buildOrchestratorWorkers } from "./patterns/orchestrator.js";
+export {
+  buildEvaluatorOptimizer,
+  evaluatorOptimizerFields,
+  bestAttempt,
+  DEFAULT_SCORE_THRESHOLD,
+  DEFAULT_MAX_ITERATIONS,
+} from "./patterns/evaluatorOptimizer.js";
+export { indexedResults, orderedResults, FanOutIncompleteError } from "./patterns/fanOut.js";
+export type { NodeFn, PolicyOptions, BuiltGraph } from "./patterns/common.js";

@@ -1,0 +1,50 @@
+/**
+ * Free-text answers of the offline model: an extract of the prompt's material.
+ * Sentences are ranked by how many focus, guidance and instruction terms they
+ * contain and the best ones are returned in their original order; the
+ * instruction sets the length and whether the answer is a list.
+ *
+ * Sections tagged `feedback`, `guidance`, `instructions` or `criteria` steer the
+ * ranking but are never copied into the answer; nor are later sections tagged
+ * `task`, `subtask`, `topic`, `question` or `query` (the request, not material).
+ *
+ * @module
+ */
+import { rank } from "./fill.js";
+import type { ReadPrompt } from "./prompt.js";
+import { sentences, terms, termSet } from "./text.js";
+
+/** Sentences in a free-text answer unless the instruction asks otherwise. */
+export const DEFAULT_ANSWER_SENTENCES = 6;
+/** Sentences when the instruction asks for something brief, concise or a summary. */
+export const BRIEF_ANSWER_SENTENCES = 3;
+/** What the offline model says when the prompt gives it nothing to draw from. */
+export const NO_MATERIAL_ANSWER = "There is no material in the request to answer from.";
+
+const GUIDANCE_TAG = /feedback|guidance|instruction|criteria/i;
+/** Tags of sections that pose the request; they steer the ranking and are copied only when nothing else is given. */
+const REQUEST_TAG = /^(task|subtask|topic|question|query|user_query)$/i;
+
+/** The offline model's free-text answer to `prompt`. */
+export function compose(prompt: ReadPrompt): string {
+  const guidance = prompt.sections.filter((s) => GUIDANCE_TAG.test(s.tag)).map((s) => s.text);
+  const materialSections = prompt.sections.slice(1).filter((s) => !GUIDANCE_TAG.test(s.tag) && !REQUEST_TAG.test(s.tag));
+  const material = materialSections.length ? materialSections.map((s) => s.text).join("\n") : prompt.focus;
+  const candidates = sentences(material);
+  if (candidates.length === 0) return NO_MATERIAL_ANSWER;
+  const instruction = prompt.instruction.toLowerCase();
+  const asList = /\boutline for\b|\bbullet|\bper line\b|\bas a (?:numbered |bulleted )?list\b|\blist (?:the|of)\b/.test(instruction);
+  const count = /\b(one|single) sentence\b/.test(instruction)
+    ? 1
+    : /\b(brief|concise|short|summar\w*)\b/.test(instruction)
+      ? BRIEF_ANSWER_SENTENCES
+      : DEFAULT_ANSWER_SENTENCES;
+  const relevant = termSet(`${prompt.focus}\n${guidance.join("\n")}\n${prompt.instruction}`);
+  // When some sentences share words with the request, the others are off-topic.
+  const asked = termSet(`${prompt.focus}\n${guidance.join("\n")}`);
+  const onTopic = materialSections.length ? candidates.filter((c) => terms(c).some((t) => asked.has(t))) : [];
+  const pool = onTopic.length ? onTopic : candidates;
+  const chosen = new Set(rank(pool, relevant).slice(0, count));
+  const picked = candidates.filter((c) => chosen.has(c) && (chosen.delete(c) || true));
+  return asList ? picked.map((s) => `- ${s}`).join("\n") : picked.join(" ");
+}

@@ -1,0 +1,174 @@
+/**
+ * The embedded offline model: a deterministic, network-free `BaseChatModel`.
+ *
+ * It is not a language model. It reads the prompt (see `prompt.ts`), answers
+ * free-text requests with an extract of the material (`compose.ts`) and
+ * structured requests with values derived from the prompt by lexical matching
+ * (`fill.ts`). It exists so that every workflow runs end to end offline, in
+ * tests and in LangGraph Studio; the same input always gives the same answer.
+ *
+ * It supports `invoke`, `stream`, `bindTools` and `withStructuredOutput(zod)`
+ * (through a forced tool call, validated against the zod schema), and reports
+ * usage metadata counted with the o200k_base tokenizer.
+ *
+ * @example
+ * ```ts
+ * const model = new OfflineChatModel();
+ * const Route = z.object({ category: z.enum(["billing", "technical"]) });
+ * const { category } = await model.withStructuredOutput(Route).invoke(
+ *   "- billing: charges, refunds\n- technical: errors, crashes\n<user_query>I was charged twice</user_query>",
+ * ); // "billing"
+ * ```
+ * @module
+ */
+import {
+  BaseChatModel,
+  type BaseChatModelCallOptions,
+  type BaseChatModelParams,
+  type BindToolsInput,
+} from "@langchain/core/language_models/chat_models";
+import { AIMessageChunk, type BaseMessage } from "@langchain/core/messages";
+import { ChatGenerationChunk, type ChatResult } from "@langchain/core/outputs";
+import type { CallbackManagerForLLMRun } from "@langchain/core/callbacks/manager";
+import type { Runnable } from "@langchain/core/runnables";
+import type { BaseLanguageModelInput, StructuredOutputMethodOptions } from "@langchain/core/language_models/base";
+import { convertToOpenAITool } from "@langchain/core/utils/function_calling";
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import { compose } from "./compose.js";
+import { fillSchema, type JsonSchema } from "./fill.js";
+import { readPrompt } from "./prompt.js";
+import { countTokens } from "./text.js";
+import { fieldIssues, StructuredOutputError } from "../../runtime/errors.js";
+
+/** Call options: the tools bound by `bindTools`, in OpenAI's function format. */
+export interface OfflineCallOptions extends BaseChatModelCallOptions {
+  tools?: Array<{ type: "function"; function: { name: string; description?: string; parameters: JsonSchema } }>;
+}
+
+/** Characters per streamed chunk of a free-text answer (a word at most). */
+const STREAM_CHUNK = /\S+\s*/g;
+
+let announced = false;
+
+/** Writes the one-line notice on stderr the first time an offline model is created in a process. */
+export function announceOfflineModel(stream: NodeJS.WritableStream = process.stderr): void {
+  if (announced) return;
+  announced = true;
+  stream.write(
+    "llm-workflows: no OPENAI_API_KEY or OPENAI_BASE_URL set; using the embedded offline model " +
+      "(deterministic and extractive, not a language model).\n",
+  );
+}
+
+/** The deterministic offline chat model (see the module doc). */
+export class OfflineChatModel extends BaseChatModel<OfflineCallOptions, AIMessageChunk> {
+  static lc_name(): string {
+    return "OfflineChatModel";
+  }
+
+  /** Name reported in usage accounting and traces. */
+  readonly model = "offline";
+
+  constructor(fields: BaseChatModelParams = {}) {
+    super(fields);
+    announceOfflineModel();
+  }
+
+  _llmType(): string {
+    return "offline";
+  }
+
+  override bindTools(
+    tools: BindToolsInput[],
+    kwargs?: Partial<OfflineCallOptions>,
+  ): Runnable<BaseLanguageModelInput, AIMessageChunk, OfflineCallOptions> {
+    const converted = tools.map((t) => convertToOpenAITool(t)) as OfflineCallOptions["tools"];
+    return this.withConfig({ ...kwargs, tools: converted } as Partial<OfflineCallOptions>);
+  }
+
+  /**
+   * Like the base implementation (a forced tool call), then validated with the
+   * zod schema so that defaults apply and a bad answer is a {@link StructuredOutputError}.
+   */
+  override withStructuredOutput<RunOutput extends Record<string, any> = Record<string, any>>(
+    outputSchema: z.ZodType<RunOutput> | Record<string, any>,
+    config?: StructuredOutputMethodOptions<boolean>,
+  ): any {
+    const base = super.withStructuredOutput(outputSchema as any, { ...config, method: "functionCalling" } as any) as Runnable;
+    if (!(outputSchema instanceof z.ZodType) || config?.includeRaw) return base;
+    const name = config?.name ?? outputSchema.description ?? "extract";
+    return base.pipe((value: unknown) => {
+      const parsed = (outputSchema as z.ZodType).safeParse(value);
+      if (!parsed.success) throw new StructuredOutputError(name, fieldIssues(parsed.error));
+      return parsed.data;
+    });
+  }
+
+  /** The answer message for `messages`, without usage. */
+  private answer(messages: BaseMessage[], options: OfflineCallOptions): { text: string; message: AIMessageChunk } {
+    const prompt = readPrompt(messages);
+    const tool = options.tools?.[0];
+    if (tool) {
+      const args = fillSchema(tool.function.parameters, prompt) as Record<string, unknown>;
+      const text = JSON.stringify(args);
+      const id = `call_${createHash("sha256").update(prompt.all + tool.function.name).digest("hex").slice(0, 24)}`;
+      return {
+        text,
+        message: new AIMessageChunk({
+          content: "",
+          tool_calls: [{ name: tool.function.name, args, id, type: "tool_call" }],
+        }),
+      };
+    }
+    const text = compose(prompt);
+    return { text, message: new AIMessageChunk({ content: text }) };
+  }
+
+  private usage(messages: BaseMessage[], output: string) {
+    const input_tokens = messages.reduce((n, m) => n + countTokens(typeof m.content === "string" ? m.content : JSON.stringify(m.content)), 0);
+    const output_tokens = countTokens(output);
+    return { input_tokens, output_tokens, total_tokens: input_tokens + output_tokens };
+  }
+
+  async _generate(messages: BaseMessage[], options: this["ParsedCallOptions"]): Promise<ChatResult> {
+    const { text, message } = this.answer(messages, options);
+    const usage_metadata = this.usage(messages, text);
+    const out = new AIMessageChunk({ ...message, usage_metadata, response_metadata: { model_name: this.model } });
+    return {
+      generations: [{ text: typeof out.content === "string" ? out.content : "", message: out }],
+      llmOutput: { tokenUsage: { promptTokens: usage_metadata.input_tokens, completionTokens: usage_metadata.output_tokens, totalTokens: usage_metadata.total_tokens } },
+    };
+  }
+
+  async *_streamResponseChunks(
+    messages: BaseMessage[],
+    options: this["ParsedCallOptions"],
+    runManager?: CallbackManagerForLLMRun,
+  ): AsyncGenerator<ChatGenerationChunk> {
+    const { text, message } = this.answer(messages, options);
+    const usage_metadata = this.usage(messages, text);
+    if (message.tool_calls?.length) {
+      const call = message.tool_calls[0];
+      yield new ChatGenerationChunk({
+        text: "",
+        message: new AIMessageChunk({
+          content: "",
+          tool_call_chunks: [{ name: call.name, args: JSON.stringify(call.args), id: call.id, index: 0, type: "tool_call_chunk" }],
+          usage_metadata,
+        }),
+      });
+      return;
+    }
+    const pieces = text.match(STREAM_CHUNK) ?? [text];
+    for (let i = 0; i < pieces.length; i++) {
+      const last = i === pieces.length - 1;
+      const chunk = new ChatGenerationChunk({
+        text: pieces[i],
+        message: new AIMessageChunk({ content: pieces[i], ...(last ? { usage_metadata } : {}) }),
+      });
+      yield chunk;
+      await runManager?.handleLLMNewToken(pieces[i], undefined, undefined, undefined, undefined, { chunk });
+    }
+  }
+}

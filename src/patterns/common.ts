@@ -1,0 +1,54 @@
+/**
+ * What every pattern builder shares: node function types, the policy options
+ * each builder accepts, and graph construction.
+ *
+ * @module
+ */
+import { StateGraph, type LangGraphRunnableConfig, type RetryPolicy, type StateSchema } from "@langchain/langgraph";
+import { DEFAULT_RETRY_POLICY } from "../runtime/retry.js";
+
+/**
+ * A node: reads the state, returns a partial update.
+ * @typeParam S - The graph's state type (`typeof MyState.State`).
+ */
+export type NodeFn<S> = (state: S, config: LangGraphRunnableConfig) => Promise<Partial<S>> | Partial<S>;
+
+/** A state schema of any fields (a LangGraph `StateSchema`). */
+export type AnyStateSchema = StateSchema<any>;
+
+/** Schemas of a graph: its state, and optionally the narrower input and output Studio shows. */
+export interface GraphSchemas {
+  state: AnyStateSchema;
+  /** Fields the graph accepts when invoked (defaults to the whole state). */
+  input?: AnyStateSchema;
+  /** Fields the graph returns (defaults to the whole state). */
+  output?: AnyStateSchema;
+}
+
+/** Policies applied to every node of a built graph (per-node options still win). */
+export interface PolicyOptions {
+  /** Retry policy; `false` disables retries. Default: {@link DEFAULT_RETRY_POLICY}. */
+  retryPolicy?: RetryPolicy | false;
+  /** Per-attempt timeout of each node, in ms. Default: none (the model client's own timeout applies). */
+  timeoutMs?: number;
+}
+
+/**
+ * A builder's result: an uncompiled `StateGraph`. Compile it with or without a
+ * checkpointer (`graph.compile({ checkpointer })`).
+ */
+export type BuiltGraph = StateGraph<any, any, any, string, any, any, any>;
+
+/** Creates the StateGraph for `schemas` with the node defaults from `policy`. */
+export function createGraph(schemas: GraphSchemas, policy: PolicyOptions = {}): BuiltGraph {
+  const graph = new StateGraph(schemas.state as any, {
+    ...(schemas.input ? { input: schemas.input } : {}),
+    ...(schemas.output ? { output: schemas.output } : {}),
+  } as any) as unknown as BuiltGraph;
+  const retryPolicy = policy.retryPolicy === undefined ? DEFAULT_RETRY_POLICY : policy.retryPolicy;
+  graph.setNodeDefaults({
+    ...(retryPolicy ? { retryPolicy } : {}),
+    ...(policy.timeoutMs ? { timeout: policy.timeoutMs } : {}),
+  });
+  return graph;
+}

@@ -1,0 +1,163 @@
+/**
+ * Fan-out/fan-in with `Send`, shared by the parallelization, voting and
+ * orchestrator-workers builders: one worker task per item in one superstep,
+ * results tagged with the item's index and gathered by a reducer, then put
+ * back in input order by {@link orderedResults}, which also checks that each
+ * index came back exactly once.
+ *
+ * @module
+ */
+import { ReducedValue, Send, type LangGraphRunnableConfig } from "@langchain/langgraph";
+import pLimit, { type LimitFunction } from "p-limit";
+import { randomUUID } from "node:crypto";
+import { z } from "zod";
+import { LlmWorkflowsError } from "../runtime/errors.js";
+
+/** One worker's result, tagged with its item's position in the input. */
+export interface Indexed<T> {
+  index: number;
+  value: T;
+}
+
+/** The payload a fan-out sends to each worker task. */
+export interface WorkerPayload<I, C = unknown> {
+  item: I;
+  index: number;
+  /** Values from the parent state the worker needs (chosen by the builder's `context` option). */
+  context: C;
+  /** Concurrency limit of this fan-out, if any, and the key that identifies it. */
+  limit?: { key: string; max: number };
+}
+
+/**
+ * A state channel gathering {@link Indexed} results from parallel workers
+ * (append reducer). Use it for the key your workers write.
+ */
+export function indexedResults<T extends z.ZodType>(value: T): ReducedValue<Indexed<z.infer<T>>[], Indexed<z.infer<T>>[]> {
+  const schema = z.array(z.object({ index: z.number().int(), value })).default(() => []);
+  return new ReducedValue<Indexed<z.infer<T>>[], Indexed<z.infer<T>>[]>(schema as unknown as z.ZodType<Indexed<z.infer<T>>[]>, {
+    inputSchema: z.array(z.object({ index: z.number().int(), value })) as unknown as z.ZodType<Indexed<z.infer<T>>[]>,
+    reducer: (current: Indexed<z.infer<T>>[], next: Indexed<z.infer<T>>[]) => current.concat(next),
+  });
+}
+
+/** A fan-out did not return exactly one result per item. */
+export class FanOutIncompleteError extends LlmWorkflowsError {
+  constructor(label: string, expected: number, missing: number[], duplicated: number[]) {
+    super(
+      "FAN_OUT_INCOMPLETE",
+      `${label}: expected one result for each of ${expected} items; missing ${JSON.stringify(missing.slice(0, 10))}, duplicated ${JSON.stringify(duplicated.slice(0, 10))}`,
+    );
+  }
+}
+
+/**
+ * The values of `entries` in index order, after checking that each index in
+ * `0..expected-1` occurs exactly once.
+ * @throws {FanOutIncompleteError} when one is missing or repeated.
+ */
+export function orderedResults<T>(entries: Indexed<T>[], expected: number, label: string): T[] {
+  const slots = new Array<T>(expected);
+  const seen = new Uint8Array(expected);
+  const duplicated: number[] = [];
+  for (const { index, value } of entries) {
+    if (index < 0 || index >= expected || seen[index]) {
+      duplicated.push(index);
+      continue;
+    }
+    seen[index] = 1;
+    slots[index] = value;
+  }
+  const missing: number[] = [];
+  for (let i = 0; i < expected; i++) if (!seen[i]) missing.push(i);
+  if (missing.length || duplicated.length) throw new FanOutIncompleteError(label, expected, missing, duplicated);
+  return slots;
+}
+
+/**
+ * One `Send` to `node` per item. With `maxConcurrency`, the workers of this
+ * fan-out share a limiter so that at most that many run at once.
+ */
+export function sendEach<I, C>(node: string, items: readonly I[], context: C, maxConcurrency?: number): Send[] {
+  const limit = maxConcurrency && maxConcurrency < items.length ? { key: randomUUID(), max: maxConcurrency } : undefined;
+  return items.map((item, index) => new Send(node, { item, index, context, limit } satisfies WorkerPayload<I, C>));
+}
+
+/*
+ * LangGraph's own `maxConcurrency` is run-wide (it caps every superstep, not one
+ * fan-out) and in 1.4.x drops all but the first Send task when set to 1
+ * (../shared/STACK.md). A per-fan-out limit is what LangGraph lacks, so the
+ * workers of one fan-out share a p-limit limiter, found by the key sent with
+ * them. A limiter is dropped when it goes idle; one made again later (after a
+ * resume, say) starts with nothing running, which is the truth.
+ */
+const limiters = new Map<string, LimitFunction>();
+
+async function withinLimit<T>(limit: WorkerPayload<unknown>["limit"], run: () => Promise<T>): Promise<T> {
+  if (!limit) return run();
+  let limiter = limiters.get(limit.key);
+  if (!limiter) {
+    limiter = pLimit(limit.max);
+    limiters.set(limit.key, limiter);
+  }
+  try {
+    return await limiter(run);
+  } finally {
+    if (limiter.activeCount === 0 && limiter.pendingCount === 0) limiters.delete(limit.key);
+  }
+}
+
+/**
+ * Wraps a worker function as a LangGraph node that receives a
+ * {@link WorkerPayload} and writes `{ [key]: [{ index, value }] }`.
+ */
+export function workerNode<I, C, R>(
+  key: string,
+  worker: (item: I, index: number, context: C, config: LangGraphRunnableConfig) => Promise<R> | R,
+) {
+  return async (payload: WorkerPayload<I, C>, config: LangGraphRunnableConfig) => {
+    const value = await withinLimit(payload.limit, async () => worker(payload.item, payload.index, payload.context, config));
+    return { [key]: [{ index: payload.index, value }] };
+  };
+}
+
+/** Options of {@link addFanOut}. */
+export interface FanOutOptions<S, I, C, R> {
+  /** Node the fan-out starts after (`START` for none). */
+  from: string;
+  /** Name of the worker node. */
+  workerName: string;
+  /** The items: one worker task each, known only at run time. */
+  items: (state: S) => readonly I[];
+  /** Values of the parent state each worker gets (default: none). */
+  context?: (state: S) => C;
+  /** The worker: one item in, one result out. */
+  worker: (item: I, index: number, context: C, config: LangGraphRunnableConfig) => Promise<R> | R;
+  /** State key of the {@link indexedResults} channel the workers write. */
+  resultsKey: string;
+  /** Node that runs after every worker has finished (fan-in), and directly when there are no items. */
+  then: string;
+  /** At most this many workers of this fan-out run at once; read per run. */
+  maxConcurrency?: (state: S, config: LangGraphRunnableConfig) => number | undefined;
+}
+
+/**
+ * Adds a `Send` fan-out to `graph`: after `from`, one `workerName` task per
+ * item (all in one superstep), then `then`. With zero items it goes straight to
+ * `then`. The node writing before the fan-out should reset `resultsKey` with
+ * `new Overwrite([])` so that a thread's second run starts empty.
+ */
+export function addFanOut<S, I, C, R>(graph: any, options: FanOutOptions<S, I, C, R>): void {
+  graph.addNode(options.workerName, workerNode(options.resultsKey, options.worker));
+  graph.addConditionalEdges(
+    options.from,
+    (state: S, config: LangGraphRunnableConfig) => {
+      const items = options.items(state);
+      if (items.length === 0) return options.then;
+      const context = (options.context ? options.context(state) : undefined) as C;
+      return sendEach(options.workerName, items, context, options.maxConcurrency?.(state, config));
+    },
+    [options.workerName, options.then],
+  );
+  graph.addEdge(options.workerName, options.then);
+}

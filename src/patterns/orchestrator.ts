@@ -1,0 +1,80 @@
+/**
+ * Orchestrator-workers (seed 000 pattern 4, seed 001): an orchestrator node
+ * plans subtasks whose number is known only at run time, `Send` fans out one
+ * worker per subtask in one superstep, a reducer gathers their results, and a
+ * synthesizer writes the final answer from the results in plan order.
+ *
+ * ```
+ * START -> orchestrator -> worker x N (Send) -> synthesizer -> END
+ *                      \-> synthesizer (no subtasks)
+ * ```
+ *
+ * @example
+ * ```ts
+ * const graph = buildOrchestratorWorkers({
+ *   state: State,
+ *   orchestrator: { name: "plan", run: plan },                 // writes { subtasks }
+ *   subtasks: (s) => s.subtasks,
+ *   worker: { name: "research", run: (subtask) => research(subtask) },
+ *   resultsKey: "findings",                                    // indexedResults(Finding)
+ *   synthesizer: { name: "synthesize", run: (s, findings) => ({ report: join(findings) }) },
+ * }).compile();
+ * ```
+ * @module
+ */
+import { END, Overwrite, START, type LangGraphRunnableConfig } from "@langchain/langgraph";
+import { checkNodeNames } from "./chain.js";
+import { createGraph, type BuiltGraph, type GraphSchemas, type NodeFn, type PolicyOptions } from "./common.js";
+import { addFanOut, orderedResults, type Indexed } from "./fanOut.js";
+
+/** Options of {@link buildOrchestratorWorkers}. */
+export interface OrchestratorWorkersOptions<S, T, C, R> extends GraphSchemas, PolicyOptions {
+  /** Plans the work: writes what `subtasks` reads. */
+  orchestrator: { name: string; run: NodeFn<S> };
+  /** The planned subtasks. */
+  subtasks: (state: S) => readonly T[];
+  /** Values of the state every worker gets (e.g. the overall task). */
+  context?: (state: S) => C;
+  /** One worker per subtask. */
+  worker: { name: string; run: (subtask: T, index: number, context: C, config: LangGraphRunnableConfig) => Promise<R> | R };
+  /** State key of the `indexedResults(...)` channel the workers write. */
+  resultsKey: string;
+  /** Writes the final answer from the results, in the order the subtasks were planned. */
+  synthesizer: { name: string; run: (state: S, results: R[], config: LangGraphRunnableConfig) => ReturnType<NodeFn<S>> };
+  /** Concurrency limit of the workers for a run (undefined: unbounded). */
+  maxConcurrency?: (state: S, config: LangGraphRunnableConfig) => number | undefined;
+}
+
+/**
+ * Builds orchestrator-workers (see the module doc).
+ * @throws {GraphDefinitionError} on a reserved or duplicate node name.
+ * @throws {FanOutIncompleteError} at run time if a worker's result is missing or repeated.
+ */
+export function buildOrchestratorWorkers<S, T, C = undefined, R = unknown>(
+  options: OrchestratorWorkersOptions<S, T, C, R>,
+): BuiltGraph {
+  checkNodeNames("buildOrchestratorWorkers", [options.orchestrator.name, options.worker.name, options.synthesizer.name]);
+  const graph: any = createGraph(options, options);
+  graph.addNode(options.orchestrator.name, async (state: S, config: LangGraphRunnableConfig) => ({
+    ...(await options.orchestrator.run(state, config)),
+    [options.resultsKey]: new Overwrite([]),
+  }));
+  graph.addNode(options.synthesizer.name, (state: S, config: LangGraphRunnableConfig) => {
+    const entries = (state as Record<string, Indexed<R>[]>)[options.resultsKey] ?? [];
+    const results = orderedResults(entries, options.subtasks(state).length, options.worker.name);
+    return options.synthesizer.run(state, results, config);
+  });
+  graph.addEdge(START, options.orchestrator.name);
+  addFanOut<S, T, C, R>(graph, {
+    from: options.orchestrator.name,
+    workerName: options.worker.name,
+    items: options.subtasks,
+    context: options.context,
+    worker: options.worker.run,
+    resultsKey: options.resultsKey,
+    then: options.synthesizer.name,
+    maxConcurrency: options.maxConcurrency,
+  });
+  graph.addEdge(options.synthesizer.name, END);
+  return graph;
+}

@@ -1,0 +1,174 @@
+/**
+ * Parallelization (seed 000 pattern 3, seed 001), in the three forms of the
+ * literature:
+ *
+ * - {@link buildParallelMap}: one worker per item with `Send`, results in input
+ *   order, an optional concurrency limit (bulk classification);
+ * - {@link buildSectioning}: several independent sections on one input in one
+ *   superstep, then an aggregator;
+ * - {@link buildVoting}: several samples of one decision, then a majority vote
+ *   with the vote counts kept (prompt ensembles, seed 001 refs 10-13).
+ *
+ * @module
+ */
+import { END, Overwrite, ReducedValue, START, type LangGraphRunnableConfig } from "@langchain/langgraph";
+import { z } from "zod";
+import { GraphDefinitionError } from "../runtime/errors.js";
+import { checkNodeNames } from "./chain.js";
+import { createGraph, type BuiltGraph, type GraphSchemas, type NodeFn, type PolicyOptions } from "./common.js";
+import { addFanOut, orderedResults, type Indexed } from "./fanOut.js";
+
+/** Names of the nodes {@link buildParallelMap} and {@link buildVoting} add. */
+export const DISPATCH_NODE = "dispatch";
+export const COLLECT_NODE = "collect";
+
+/** Options of {@link buildParallelMap}. */
+export interface ParallelMapOptions<S, I, C, R> extends GraphSchemas, PolicyOptions {
+  /** The items to map; one worker task each. */
+  items: (state: S) => readonly I[];
+  /** Values of the state every worker gets. */
+  context?: (state: S) => C;
+  /** The worker node's name and function. */
+  worker: { name: string; run: (item: I, index: number, context: C, config: LangGraphRunnableConfig) => Promise<R> | R };
+  /** State key of the `indexedResults(...)` channel the workers write. */
+  resultsKey: string;
+  /** Turns the results, in input order, into the final update (e.g. `{ results }`). */
+  collect: (results: R[], state: S) => Partial<S>;
+  /** Concurrency limit of the fan-out for a run (undefined: unbounded). */
+  maxConcurrency?: (state: S, config: LangGraphRunnableConfig) => number | undefined;
+}
+
+/**
+ * Builds a parallel map: `dispatch` (resets the results channel) -> N workers
+ * in one superstep -> `collect` (results in input order, each exactly once).
+ *
+ * @throws {GraphDefinitionError} on a reserved or duplicate node name.
+ * @throws {FanOutIncompleteError} at run time if a result is missing or repeated.
+ */
+export function buildParallelMap<S, I, C = undefined, R = unknown>(options: ParallelMapOptions<S, I, C, R>): BuiltGraph {
+  checkNodeNames("buildParallelMap", [DISPATCH_NODE, options.worker.name, COLLECT_NODE]);
+  const graph: any = createGraph(options, options);
+  graph.addNode(DISPATCH_NODE, () => ({ [options.resultsKey]: new Overwrite([]) }));
+  graph.addNode(COLLECT_NODE, (state: S) => {
+    const entries = (state as Record<string, Indexed<R>[]>)[options.resultsKey] ?? [];
+    return options.collect(orderedResults(entries, options.items(state).length, options.worker.name), state);
+  });
+  graph.addEdge(START, DISPATCH_NODE);
+  addFanOut<S, I, C, R>(graph, {
+    from: DISPATCH_NODE,
+    workerName: options.worker.name,
+    items: options.items,
+    context: options.context,
+    worker: options.worker.run,
+    resultsKey: options.resultsKey,
+    then: COLLECT_NODE,
+    maxConcurrency: options.maxConcurrency,
+  });
+  graph.addEdge(COLLECT_NODE, END);
+  return graph;
+}
+
+/**
+ * A state channel for {@link buildSectioning}: section name -> value, merged
+ * from parallel writes.
+ */
+export function keyedResults<T extends z.ZodType>(value: T): ReducedValue<Record<string, z.infer<T>>, Record<string, z.infer<T>>> {
+  const schema = z.record(z.string(), value).default(() => ({}));
+  return new ReducedValue<Record<string, z.infer<T>>, Record<string, z.infer<T>>>(schema as unknown as z.ZodType<Record<string, z.infer<T>>>, {
+    inputSchema: z.record(z.string(), value) as unknown as z.ZodType<Record<string, z.infer<T>>>,
+    reducer: (current, next) => ({ ...current, ...next }),
+  });
+}
+
+/** Options of {@link buildSectioning}. */
+export interface SectioningOptions<S, R> extends GraphSchemas, PolicyOptions {
+  /** Section name -> function producing that section's value from the state. */
+  sections: Record<string, (state: S, config: LangGraphRunnableConfig) => Promise<R> | R>;
+  /** State key of the `keyedResults(...)` channel the sections write. */
+  sectionsKey: string;
+  /** Runs once every section has written; reads `state[sectionsKey]`. */
+  aggregator: { name: string; run: NodeFn<S> };
+}
+
+/**
+ * Builds sectioning: every section node runs in the same superstep straight
+ * from START, then the aggregator joins them.
+ *
+ * @throws {GraphDefinitionError} with fewer than two sections or on a name clash.
+ */
+export function buildSectioning<S, R>(options: SectioningOptions<S, R>): BuiltGraph {
+  const names = Object.keys(options.sections);
+  if (names.length < 2) throw new GraphDefinitionError("buildSectioning", "needs at least two sections");
+  checkNodeNames("buildSectioning", [...names, options.aggregator.name]);
+  const graph: any = createGraph(options, options);
+  for (const [name, run] of Object.entries(options.sections)) {
+    graph.addNode(name, async (state: S, config: LangGraphRunnableConfig) => ({
+      [options.sectionsKey]: { [name]: await run(state, config) },
+    }));
+    graph.addEdge(START, name);
+  }
+  graph.addNode(options.aggregator.name, options.aggregator.run);
+  graph.addEdge(names, options.aggregator.name);
+  graph.addEdge(options.aggregator.name, END);
+  return graph;
+}
+
+/** The outcome of a majority vote. */
+export interface Tally {
+  /** The label with most votes; ties go to the label voted first. Null with no votes. */
+  winner: string | null;
+  /** Votes per label, in order of first appearance. */
+  counts: Record<string, number>;
+  /** Share of the votes the winner got, in [0, 1]. */
+  agreement: number;
+  /** Whether another label had as many votes as the winner. */
+  tie: boolean;
+}
+
+/** Counts `votes` and picks the majority (see {@link Tally}). */
+export function tallyVotes(votes: readonly string[]): Tally {
+  const counts: Record<string, number> = {};
+  for (const v of votes) counts[v] = (counts[v] ?? 0) + 1;
+  let winner: string | null = null;
+  let tie = false;
+  for (const [label, n] of Object.entries(counts)) {
+    if (winner === null || n > counts[winner]) {
+      winner = label;
+      tie = false;
+    } else if (n === counts[winner]) tie = true;
+  }
+  return { winner, counts, agreement: winner === null ? 0 : counts[winner] / votes.length, tie };
+}
+
+/** Options of {@link buildVoting}. */
+export interface VotingOptions<S, C> extends GraphSchemas, PolicyOptions {
+  /** How many votes to take for a run (at least 1). */
+  voters: (state: S) => number;
+  /** Values of the state every voter gets. */
+  context?: (state: S) => C;
+  /** The voter node's name and function: voter `i` (0-based) returns a label. */
+  voter: { name: string; run: (voter: number, context: C, config: LangGraphRunnableConfig) => Promise<string> | string };
+  /** State key of the `indexedResults(z.string())` channel the voters write. */
+  votesKey: string;
+  /** Turns the tally and the votes (in voter order) into the final update. */
+  collect: (tally: Tally, votes: string[], state: S) => Partial<S>;
+}
+
+/**
+ * Builds voting: `dispatch` -> N voters in one superstep -> `collect` (majority vote).
+ * @throws {GraphDefinitionError} on a name clash; at run time when `voters` is below 1.
+ */
+export function buildVoting<S, C = undefined>(options: VotingOptions<S, C>): BuiltGraph {
+  const count = (state: S) => {
+    const n = options.voters(state);
+    if (!Number.isInteger(n) || n < 1) throw new GraphDefinitionError("buildVoting", `voters must be a whole number of at least 1, got ${n}`);
+    return n;
+  };
+  return buildParallelMap<S, number, C, string>({
+    ...options,
+    items: (state) => Array.from({ length: count(state) }, (_, i) => i),
+    worker: { name: options.voter.name, run: (voter, _index, context, config) => options.voter.run(voter, context, config) },
+    resultsKey: options.votesKey,
+    collect: (votes, state) => options.collect(tallyVotes(votes), votes, state),
+  });
+}

@@ -1,0 +1,125 @@
+/**
+ * Error classes shared by every workflow. A user's mistake (bad input, an
+ * unknown workflow name, a malformed data file) is one of these, with a
+ * message that names the field and what was expected; the CLI prints the
+ * message on one line and never a stack trace.
+ *
+ * @module
+ */
+import type { z } from "zod";
+
+/** Base class of every error this library throws on purpose. */
+export class LlmWorkflowsError extends Error {
+  /** A stable, machine-readable code, e.g. `INVALID_INPUT`. */
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** One problem found while validating a value against a zod schema. */
+export interface FieldIssue {
+  /** Dotted path of the offending field, e.g. `items.3` or `query`; `(root)` for the value itself. */
+  path: string;
+  /** What was expected there, in zod's words. */
+  message: string;
+}
+
+/** Turns zod issues into {@link FieldIssue}s with dotted paths. */
+export function fieldIssues(error: z.ZodError): FieldIssue[] {
+  return error.issues.map((issue) => ({
+    path: issue.path.length ? issue.path.map(String).join(".") : "(root)",
+    message: issue.message,
+  }));
+}
+
+function describeIssues(issues: FieldIssue[]): string {
+  return issues.map((i) => `${i.path}: ${i.message}`).join("; ");
+}
+
+/**
+ * The input given to a workflow does not match its input schema.
+ * Thrown before the graph runs, so no thread is written.
+ */
+export class InvalidInputError extends LlmWorkflowsError {
+  readonly workflow: string;
+  readonly issues: FieldIssue[];
+
+  constructor(workflow: string, issues: FieldIssue[]) {
+    super("INVALID_INPUT", `invalid input for workflow "${workflow}": ${describeIssues(issues)}`);
+    this.workflow = workflow;
+    this.issues = issues;
+  }
+}
+
+/** No workflow is registered under the requested name. */
+export class UnknownWorkflowError extends LlmWorkflowsError {
+  readonly workflow: string;
+
+  constructor(workflow: string, available: readonly string[]) {
+    super(
+      "UNKNOWN_WORKFLOW",
+      `unknown workflow "${workflow}"; expected one of: ${available.join(", ")}`,
+    );
+    this.workflow = workflow;
+  }
+}
+
+/**
+ * A model's structured answer did not satisfy the zod schema the node asked for.
+ * `path` names the first failing field of the schema.
+ */
+export class StructuredOutputError extends LlmWorkflowsError {
+  readonly schemaName: string;
+  readonly issues: FieldIssue[];
+
+  constructor(schemaName: string, issues: FieldIssue[], options?: { cause?: unknown }) {
+    super(
+      "STRUCTURED_OUTPUT",
+      `the model's answer for "${schemaName}" does not match its schema: ${describeIssues(issues)}`,
+      options,
+    );
+    this.schemaName = schemaName;
+    this.issues = issues;
+  }
+}
+
+/** A setting (environment variable, run configuration, CLI option) has an unusable value. */
+export class ConfigurationError extends LlmWorkflowsError {
+  readonly setting: string;
+
+  constructor(setting: string, expected: string, received: unknown) {
+    super(
+      "INVALID_CONFIGURATION",
+      `invalid setting ${setting}: expected ${expected}, received ${JSON.stringify(received)}`,
+    );
+    this.setting = setting;
+  }
+}
+
+/** A data file (CSV, JSONL, JSON) given to the CLI cannot be read as rows of input. */
+export class DataFileError extends LlmWorkflowsError {
+  readonly file: string;
+
+  constructor(file: string, problem: string, options?: { cause?: unknown }) {
+    super("DATA_FILE", `cannot read ${file}: ${problem}`, options);
+    this.file = file;
+  }
+}
+
+/** A builder was given a definition it cannot turn into a graph (found when the graph is built). */
+export class GraphDefinitionError extends LlmWorkflowsError {
+  constructor(builder: string, problem: string) {
+    super("GRAPH_DEFINITION", `${builder}: ${problem}`);
+  }
+}
+
+/** Parses `value` with `schema`, throwing {@link InvalidInputError} naming each bad field. */
+export function parseInput<S extends z.ZodType>(workflow: string, schema: S, value: unknown): z.infer<S> {
+  const result = schema.safeParse(value);
+  if (!result.success) throw new InvalidInputError(workflow, fieldIssues(result.error));
+  return result.data;
+}
