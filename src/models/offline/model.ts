@@ -93,13 +93,21 @@ export class OfflineChatModel extends BaseChatModel<OfflineCallOptions, AIMessag
    */
   override withStructuredOutput<RunOutput extends Record<string, any> = Record<string, any>>(
     outputSchema: z.ZodType<RunOutput> | Record<string, any>,
+    config?: StructuredOutputMethodOptions<false>,
+  ): Runnable<BaseLanguageModelInput, RunOutput>;
+  override withStructuredOutput<RunOutput extends Record<string, any> = Record<string, any>>(
+    outputSchema: z.ZodType<RunOutput> | Record<string, any>,
+    config?: StructuredOutputMethodOptions<true>,
+  ): Runnable<BaseLanguageModelInput, { raw: BaseMessage; parsed: RunOutput }>;
+  override withStructuredOutput<RunOutput extends Record<string, any> = Record<string, any>>(
+    outputSchema: z.ZodType<RunOutput> | Record<string, any>,
     config?: StructuredOutputMethodOptions<boolean>,
-  ): any {
-    const base = super.withStructuredOutput(outputSchema as any, { ...config, method: "functionCalling" } as any) as Runnable;
+  ): Runnable<BaseLanguageModelInput, RunOutput> | Runnable<BaseLanguageModelInput, { raw: BaseMessage; parsed: RunOutput }> {
+    const base = super.withStructuredOutput(outputSchema as any, { ...config, method: "functionCalling" } as any) as Runnable<BaseLanguageModelInput, any>;
     if (!(outputSchema instanceof z.ZodType) || config?.includeRaw) return base;
     const name = config?.name ?? outputSchema.description ?? "extract";
-    return base.pipe((value: unknown) => {
-      const parsed = (outputSchema as z.ZodType).safeParse(value);
+    return base.pipe((value: unknown): RunOutput => {
+      const parsed = (outputSchema as z.ZodType<RunOutput>).safeParse(value);
       if (!parsed.success) throw new StructuredOutputError(name, fieldIssues(parsed.error));
       return parsed.data;
     });

@@ -1,0 +1,91 @@
+import { describe, expect, it } from "vitest";
+import { MemorySaver } from "@langchain/langgraph";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runWorkflow, streamWorkflow, type WorkflowEvent } from "../src/facade.js";
+import { listWorkflows, workflowNames } from "../src/registry.js";
+import { openCheckpointer } from "../src/runtime/checkpointer.js";
+import { ConfigurationError, InvalidInputError, UnknownWorkflowError } from "../src/runtime/errors.js";
+
+describe("runWorkflow", () => {
+  it("validates input and applies the schema's defaults", async () => {
+    const out = await runWorkflow("bulkClassification", { items: ["the server is down, urgent"] });
+    expect(out.results).toHaveLength(1);
+    expect(["urgent", "spam", "normal"]).toContain(out.results[0].label);
+  });
+
+  it("names the bad field and what was expected, before running", async () => {
+    const error = await runWorkflow("supportRouting", { query: 42 }).catch((e) => e);
+    expect(error).toBeInstanceOf(InvalidInputError);
+    expect(error.issues[0].path).toBe("query");
+    expect(error.message).toMatch(/query: .*expected string/);
+    await expect(runWorkflow("bulkClassification", { items: "not a list" })).rejects.toThrow(/items/);
+    await expect(runWorkflow("supportRouting", null)).rejects.toThrow(/\(root\)/);
+  });
+
+  it("rejects an unknown workflow, naming the ones there are", async () => {
+    const error = await runWorkflow("nope", {}).catch((e) => e);
+    expect(error).toBeInstanceOf(UnknownWorkflowError);
+    for (const name of workflowNames) expect(error.message).toContain(name);
+  });
+
+  it("needs a checkpointer for a thread", async () => {
+    await expect(runWorkflow("supportRouting", { query: "hi" }, { threadId: "t1" })).rejects.toBeInstanceOf(ConfigurationError);
+  });
+
+  it("keeps a thread's checkpoints in the checkpointer", async () => {
+    const checkpointer = new MemorySaver();
+    await runWorkflow("supportRouting", { query: "I was charged twice" }, { checkpointer, threadId: "thread-a" });
+    const tuple = await checkpointer.getTuple({ configurable: { thread_id: "thread-a" } });
+    expect(tuple?.checkpoint.channel_values.route).toBe("billing");
+    expect(await checkpointer.getTuple({ configurable: { thread_id: "other" } })).toBeUndefined();
+  });
+
+  it("persists a thread in a SQLite file", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "llmw-")), "threads.sqlite");
+    const first = await openCheckpointer(`sqlite:${file}`);
+    await runWorkflow("supportRouting", { query: "The app crashes" }, { checkpointer: first.saver, threadId: "t" });
+    await first.close();
+    const second = await openCheckpointer(`sqlite:${file}`);
+    const tuple = await second.saver.getTuple({ configurable: { thread_id: "t" } });
+    await second.close();
+    expect(tuple?.checkpoint.channel_values.route).toBe("technical");
+  });
+
+  it("rejects a checkpointer spec of no known form", async () => {
+    await expect(openCheckpointer("redis://x")).rejects.toThrow(/checkpointer/);
+  });
+});
+
+describe("streamWorkflow", () => {
+  it("yields one node event per task with duration and tokens, then the result", async () => {
+    const events: WorkflowEvent[] = [];
+    for await (const event of streamWorkflow("researchAssistant", { task: "Explain sessions and timeouts", sources: "Sessions keep cookies. Timeouts stop hangs." })) {
+      events.push(event);
+    }
+    const nodes = events.filter((e) => e.type === "node").map((e) => (e.type === "node" ? e.node : ""));
+    expect(nodes[0]).toBe("plan_subtasks");
+    expect(nodes.filter((n) => n === "research_subtask")).toHaveLength(2);
+    expect(nodes.at(-1)).toBe("synthesize");
+    const result = events.at(-1)!;
+    expect(result.type).toBe("result");
+    if (result.type !== "result") return;
+    expect(result.usage.calls).toBe(4);
+    expect(result.byNode.research_subtask.calls).toBe(2);
+    const nodeEvents = events.filter((e) => e.type === "node");
+    const perTask = nodeEvents.reduce((n, e) => n + (e.type === "node" ? e.usage.calls : 0), 0);
+    expect(perTask).toBe(4);
+    for (const e of nodeEvents) if (e.type === "node") expect(e.durationMs).toBeGreaterThanOrEqual(0);
+    // The output holds the output channels only, not internal ones.
+    expect(Object.keys(result.output).sort()).toEqual(["findings", "subtasks", "synthesis"]);
+  });
+
+  it("lists every workflow with its pattern", () => {
+    const listed = listWorkflows();
+    expect(listed.map((w) => w.name)).toEqual(workflowNames);
+    expect(new Set(listed.map((w) => w.pattern))).toEqual(
+      new Set(["prompt chaining", "routing", "parallelization (map)", "parallelization (sectioning)", "parallelization (voting)", "orchestrator-workers", "evaluator-optimizer"]),
+    );
+  });
+});

@@ -1,0 +1,124 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ChatOpenAI } from "@langchain/openai";
+import { z } from "zod";
+import { resolveModelSettings, LOCAL_SERVER_API_KEY, DEFAULT_MODEL, DEFAULT_STRONG_MODEL } from "../src/models/configuration.js";
+import { getChatModel } from "../src/models/factory.js";
+import { OfflineChatModel } from "../src/models/offline/model.js";
+import { invokeStructured } from "../src/models/structured.js";
+import { ConfigurationError, StructuredOutputError } from "../src/runtime/errors.js";
+import { runWorkflow } from "../src/facade.js";
+import { startOpenAIServer, type Answer, type ChatRequest, type OpenAIServer } from "./helpers/openaiServer.js";
+
+describe("resolveModelSettings", () => {
+  it("selects the offline model without a key or base URL", () => {
+    expect(resolveModelSettings("default", undefined, {})).toMatchObject({ provider: "offline", model: "offline" });
+  });
+
+  it("selects OpenAI with a key, with a model per role", () => {
+    const env = { OPENAI_API_KEY: "sk-test" };
+    expect(resolveModelSettings("default", undefined, env)).toMatchObject({ provider: "openai", model: DEFAULT_MODEL, apiKey: "sk-test" });
+    expect(resolveModelSettings("strong", undefined, env)).toMatchObject({ provider: "openai", model: DEFAULT_STRONG_MODEL });
+  });
+
+  it("lets the run config override the environment", () => {
+    const env = { OPENAI_API_KEY: "sk-test", LLM_WORKFLOWS_MODEL: "from-env", LLM_WORKFLOWS_TEMPERATURE: "0.5" };
+    const settings = resolveModelSettings("default", { configurable: { model: "from-config", temperature: 0.2, timeoutMs: 1234, maxRetries: 0 } }, env);
+    expect(settings).toMatchObject({ model: "from-config", temperature: 0.2, timeoutMs: 1234, maxRetries: 0 });
+    expect(resolveModelSettings("default", undefined, env)).toMatchObject({ model: "from-env", temperature: 0.5 });
+  });
+
+  it("sends a placeholder key to an OpenAI-compatible server given only its base URL", () => {
+    expect(resolveModelSettings("default", undefined, { OPENAI_BASE_URL: "http://127.0.0.1:11434/v1" })).toMatchObject({
+      provider: "openai",
+      baseURL: "http://127.0.0.1:11434/v1",
+      apiKey: LOCAL_SERVER_API_KEY,
+    });
+  });
+
+  it("uses the offline model when the model name is `offline`, whatever else is set", () => {
+    expect(resolveModelSettings("default", { configurable: { model: "offline" } }, { OPENAI_API_KEY: "sk" }).provider).toBe("offline");
+  });
+
+  it("rejects bad settings with an error naming the setting", () => {
+    expect(() => resolveModelSettings("default", { configurable: { temperature: 7 } }, {})).toThrow(/temperature/);
+    expect(() => resolveModelSettings("default", { configurable: { temperature: 7 } }, {})).toThrow(ConfigurationError);
+    expect(() => resolveModelSettings("default", undefined, { LLM_WORKFLOWS_PROVIDER: "anthropic" })).toThrow(/provider/);
+    expect(() => resolveModelSettings("default", undefined, { LLM_WORKFLOWS_PROVIDER: "openai" })).toThrow(/OPENAI_API_KEY/);
+    expect(() => resolveModelSettings("default", { configurable: { timeoutMs: "soon" } }, {})).toThrow(/timeoutMs/);
+  });
+});
+
+describe("getChatModel", () => {
+  it("returns the offline model by default and reuses instances", () => {
+    const a = getChatModel("default");
+    expect(a).toBeInstanceOf(OfflineChatModel);
+    expect(getChatModel("default")).toBe(a);
+  });
+
+  it("returns ChatOpenAI configured for the server and role", () => {
+    const model = getChatModel("strong", { configurable: { baseURL: "http://127.0.0.1:9/v1", apiKey: "k", strongModel: "big" } });
+    expect(model).toBeInstanceOf(ChatOpenAI);
+    expect((model as ChatOpenAI).model).toBe("big");
+  });
+});
+
+describe("the OpenAI path, against a loopback OpenAI-protocol server", () => {
+  let server: OpenAIServer;
+  let respond: (req: ChatRequest) => Answer = () => ({ text: "ok" });
+
+  beforeAll(async () => {
+    server = await startOpenAIServer((req) => respond(req));
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  const config = () => ({ configurable: { baseURL: server.url, apiKey: "test-key", model: "test-model", maxRetries: 0 } });
+
+  it("invokes and streams with usage, sending the model name and the key", async () => {
+    respond = () => ({ text: "Hello from the server" });
+    const model = getChatModel("default", config());
+    const answer = await model.invoke("hi");
+    expect(answer.content).toBe("Hello from the server");
+    expect(answer.usage_metadata).toMatchObject({ input_tokens: 11, output_tokens: 7 });
+    const last = server.requests.at(-1)!;
+    expect(last.body.model).toBe("test-model");
+    expect(last.headers.authorization).toBe("Bearer test-key");
+    let streamed = "";
+    for await (const chunk of await model.stream("hi")) streamed += chunk.content;
+    expect(streamed).toBe("Hello from the server");
+    expect(server.requests.at(-1)!.body.stream).toBe(true);
+  });
+
+  it("gets structured output through response_format json_schema and validates it", async () => {
+    respond = (req) => ({ json: req.response_format?.json_schema?.name === "Pick" ? { label: "b" } : {} });
+    const Pick = z.object({ label: z.enum(["a", "b"]) });
+    const out = await invokeStructured(getChatModel("default", config()), Pick, "Pick", "choose", config());
+    expect(out).toEqual({ label: "b" });
+    expect(server.requests.at(-1)!.body.response_format?.type).toBe("json_schema");
+
+    respond = () => ({ json: { label: "zzz" } });
+    await expect(invokeStructured(getChatModel("default", config()), Pick, "Pick", "choose", config())).rejects.toThrow();
+  });
+
+  it("names the schema and field when an answer does not match", async () => {
+    respond = () => ({ json: { score: 42 } });
+    const Score = z.object({ score: z.number().max(10) });
+    const error = await invokeStructured(getChatModel("default", config()), Score, "Score", "rate", config()).catch((e) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect(String(error.message)).toMatch(/score/);
+    if (error instanceof StructuredOutputError) expect(error.issues[0].path).toBe("score");
+  });
+
+  it("runs a whole workflow on the server: the server's classification picks the route", async () => {
+    respond = (req) =>
+      req.response_format ? { json: { category: "technical", confidence: 0.92 } } : { text: "Have you tried reinstalling the app?" };
+    const out = await runWorkflow("supportRouting", { query: "it broke" }, config());
+    expect(out).toMatchObject({ category: "technical", route: "technical", response: "Have you tried reinstalling the app?" });
+
+    respond = (req) => (req.response_format ? { json: { category: "billing", confidence: 0.31 } } : { text: "Could you tell me more?" });
+    const unsure = await runWorkflow("supportRouting", { query: "hmm" }, config());
+    expect(unsure).toMatchObject({ route: "fallback", response: "Could you tell me more?" });
+    expect(unsure.fallbackReason).toMatch(/0.31 is below the threshold 0.7/);
+  });
+});
