@@ -112,12 +112,13 @@ export async function* streamWorkflow(
       } else {
         const begin = started.get(chunk.id);
         started.delete(chunk.id);
+        const error = chunk.error ? String(chunk.error?.message ?? chunk.error) : tracker.taskErrors.get(chunk.id);
         yield {
           type: "node",
           node: chunk.name,
           durationMs: begin === undefined ? 0 : performance.now() - begin,
           usage: tracker.byTask.get(chunk.id) ?? emptyUsage(),
-          ...(chunk.error ? { error: String(chunk.error?.message ?? chunk.error) } : {}),
+          ...(error ? { error } : {}),
         };
       }
     }

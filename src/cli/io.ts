@@ -32,7 +32,7 @@ export function inputFileKind(file: string): InputFileKind {
 /** Parses JSON text, naming the file and position on failure. */
 export function parseJson(text: string, where: string): unknown {
   try {
-    return JSON.parse(text);
+    return JSON.parse(text.replace(/^\uFEFF/, ""));
   } catch (error) {
     throw new DataFileError(where, `invalid JSON (${(error as Error).message})`);
   }

@@ -99,7 +99,7 @@ async function runFromFile(name: string, flags: RunFlags, stdout: NodeJS.Writabl
   const defaults = defaultsOf(flags);
   const rows: Row[] = [];
   for await (const row of readRows(file)) rows.push(rowToInput(row, fields, defaults));
-  const out = flags.out ? createWriteStream(flags.out) : stdout;
+  const out = flags.out ? await openOutput(flags.out) : stdout;
   const bar = new SingleBar(
     {
       stream: stderr as NodeJS.WriteStream,
@@ -130,6 +130,19 @@ async function runFromFile(name: string, flags: RunFlags, stdout: NodeJS.Writabl
   return summary.failed.length ? EXIT_PARTIAL : 0;
 }
 
+/**
+ * Opens `file` for writing, waiting until it is open.
+ * @throws {DataFileError} when it cannot be created.
+ */
+async function openOutput(file: string): Promise<ReturnType<typeof createWriteStream>> {
+  const stream = createWriteStream(file);
+  await new Promise<void>((resolve, reject) => {
+    stream.once("open", () => resolve());
+    stream.once("error", (error) => reject(new DataFileError(file, `cannot write the output file (${(error as NodeJS.ErrnoException).code ?? error.message})`)));
+  });
+  return stream;
+}
+
 function defaultsOf(flags: RunFlags): Row {
   if (!flags.input) return {};
   const value = parseJson(flags.input, "--input");
@@ -142,6 +155,8 @@ export function buildProgram(stdout: NodeJS.WritableStream = process.stdout, std
   const program = new Command("llm-workflows")
     .description("LLM workflow patterns as LangGraph graphs. With no command: the main job on ../shared/data.")
     .configureOutput({ writeOut: (s) => stdout.write(s), writeErr: (s) => stderr.write(s) })
+    // Options after a command belong to that command (several share names with the main job's).
+    .enablePositionalOptions()
     .exitOverride()
     .showHelpAfterError("(run llm-workflows --help for usage)");
 

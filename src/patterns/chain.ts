@@ -22,7 +22,7 @@
 import { END, START } from "@langchain/langgraph";
 import { z } from "zod";
 import { GraphDefinitionError } from "../runtime/errors.js";
-import { createGraph, type BuiltGraph, type GraphSchemas, type NodeFn, type PolicyOptions } from "./common.js";
+import { createGraph, nodeOptions, type BuiltGraph, type GraphSchemas, type NodeFn, type PolicyOptions } from "./common.js";
 
 /** State fields a chain needs: spread them into your `StateSchema`. */
 export const chainFields = {
@@ -83,7 +83,7 @@ export function buildPromptChain<S extends ChainState>(options: PromptChainOptio
       return reason
         ? { ...update, stopReason: reason, stoppedAfter: step.name }
         : { ...update, stopReason: null, stoppedAfter: null };
-    });
+    }, nodeOptions(options));
   });
   graph.addEdge(START, steps[0].name);
   steps.forEach((step, i) => {

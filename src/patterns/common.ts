@@ -29,7 +29,12 @@ export interface GraphSchemas {
 export interface PolicyOptions {
   /** Retry policy; `false` disables retries. Default: {@link DEFAULT_RETRY_POLICY}. */
   retryPolicy?: RetryPolicy | false;
-  /** Per-attempt timeout of each node, in ms. Default: none (the model client's own timeout applies). */
+  /**
+   * Per-attempt timeout of each node, in ms (LangGraph's node `timeout`). For
+   * fan-out workers it runs from the moment the worker holds a concurrency
+   * slot, not while it waits for one. Default: none (the model client's own
+   * timeout applies).
+   */
   timeoutMs?: number;
 }
 
@@ -39,16 +44,22 @@ export interface PolicyOptions {
  */
 export type BuiltGraph = StateGraph<any, any, any, string, any, any, any>;
 
-/** Creates the StateGraph for `schemas` with the node defaults from `policy`. */
+/**
+ * Creates the StateGraph for `schemas` with the retry policy from `policy` as
+ * the node default. Timeouts are set per node with {@link nodeOptions}, so that
+ * fan-out workers can time themselves instead (see `fanOut.ts`).
+ */
 export function createGraph(schemas: GraphSchemas, policy: PolicyOptions = {}): BuiltGraph {
   const graph = new StateGraph(schemas.state as any, {
     ...(schemas.input ? { input: schemas.input } : {}),
     ...(schemas.output ? { output: schemas.output } : {}),
   } as any) as unknown as BuiltGraph;
   const retryPolicy = policy.retryPolicy === undefined ? DEFAULT_RETRY_POLICY : policy.retryPolicy;
-  graph.setNodeDefaults({
-    ...(retryPolicy ? { retryPolicy } : {}),
-    ...(policy.timeoutMs ? { timeout: policy.timeoutMs } : {}),
-  });
+  if (retryPolicy) graph.setNodeDefaults({ retryPolicy });
   return graph;
+}
+
+/** `addNode` options carrying `policy`'s timeout. */
+export function nodeOptions(policy: PolicyOptions): { timeout?: number } {
+  return policy.timeoutMs ? { timeout: policy.timeoutMs } : {};
 }

@@ -23,7 +23,7 @@
  */
 import { END, Overwrite, ReducedValue, START, type LangGraphRunnableConfig } from "@langchain/langgraph";
 import { z } from "zod";
-import { createGraph, type BuiltGraph, type GraphSchemas, type PolicyOptions } from "./common.js";
+import { createGraph, nodeOptions, type BuiltGraph, type GraphSchemas, type PolicyOptions } from "./common.js";
 
 /** Score at or above which the loop stops (seed 000: `score >= 8`). */
 export const DEFAULT_SCORE_THRESHOLD = 8;
@@ -118,12 +118,12 @@ export function buildEvaluatorOptimizer<S extends EvaluatorOptimizerState>(optio
       iteration: view.iteration + 1,
       ...(fresh ? { attempts: new Overwrite([]), stopReason: null, final: "", finalScore: null } : {}),
     };
-  });
+  }, nodeOptions(options));
   graph.addNode(EVALUATE_NODE, async (state: S, config: LangGraphRunnableConfig) => {
     const update = await options.evaluate(state, config);
     const attempt: Attempt = { iteration: state.iteration, draft: state.draft, score: update.score ?? 0, feedback: update.feedback };
     return { ...update, attempts: [attempt] };
-  });
+  }, nodeOptions(options));
   graph.addNode(FINALIZE_NODE, (state: S) => {
     const best = bestAttempt(state.attempts);
     return { final: best?.draft ?? state.draft, finalScore: best?.score ?? state.score, stopReason: stopReasonOf(state) };

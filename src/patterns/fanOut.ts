@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { ReducedValue, Send, type LangGraphRunnableConfig } from "@langchain/langgraph";
+import { NodeTimeoutError, ReducedValue, Send, type LangGraphRunnableConfig } from "@langchain/langgraph";
 import pLimit, { type LimitFunction } from "p-limit";
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
@@ -93,30 +93,69 @@ export function sendEach<I, C>(node: string, items: readonly I[], context: C, ma
  */
 const limiters = new Map<string, LimitFunction>();
 
-async function withinLimit<T>(limit: WorkerPayload<unknown>["limit"], run: () => Promise<T>): Promise<T> {
-  if (!limit) return run();
+/**
+ * Runs `run` once this fan-out has a free slot. An attempt abandoned while it
+ * waited (its node timed out or the run was cancelled) is not started; the
+ * timeout, if any, counts from the moment the slot is held.
+ */
+async function withinLimit<T>(
+  limit: WorkerPayload<unknown>["limit"],
+  run: () => Promise<T>,
+  node: string,
+  signal: AbortSignal | undefined,
+  timeoutMs: number | undefined,
+): Promise<T> {
+  const guarded = () => {
+    signal?.throwIfAborted();
+    return timeoutMs ? withTimeout(run, timeoutMs, node) : run();
+  };
+  if (!limit) return guarded();
   let limiter = limiters.get(limit.key);
   if (!limiter) {
     limiter = pLimit(limit.max);
     limiters.set(limit.key, limiter);
   }
   try {
-    return await limiter(run);
+    return await limiter(guarded);
   } finally {
     if (limiter.activeCount === 0 && limiter.pendingCount === 0) limiters.delete(limit.key);
   }
 }
 
+/** `run()`, or LangGraph's `NodeTimeoutError` after `ms` milliseconds. */
+async function withTimeout<T>(run: () => Promise<T>, ms: number, node: string): Promise<T> {
+  const started = Date.now();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new NodeTimeoutError({ node, elapsed: Date.now() - started, kind: "run", runTimeout: ms })), ms);
+  });
+  try {
+    return await Promise.race([run(), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * Wraps a worker function as a LangGraph node that receives a
- * {@link WorkerPayload} and writes `{ [key]: [{ index, value }] }`.
+ * {@link WorkerPayload} and writes `{ [key]: [{ index, value }] }`. With
+ * `timeoutMs`, each attempt is timed from the moment it holds a slot of its
+ * fan-out's limiter (so the node is added without LangGraph's own timeout).
  */
 export function workerNode<I, C, R>(
   key: string,
   worker: (item: I, index: number, context: C, config: LangGraphRunnableConfig) => Promise<R> | R,
+  name = "worker",
+  timeoutMs?: number,
 ) {
   return async (payload: WorkerPayload<I, C>, config: LangGraphRunnableConfig) => {
-    const value = await withinLimit(payload.limit, async () => worker(payload.item, payload.index, payload.context, config));
+    const value = await withinLimit(
+      payload.limit,
+      async () => worker(payload.item, payload.index, payload.context, config),
+      name,
+      config.signal,
+      timeoutMs,
+    );
     return { [key]: [{ index: payload.index, value }] };
   };
 }
@@ -139,6 +178,8 @@ export interface FanOutOptions<S, I, C, R> {
   then: string;
   /** At most this many workers of this fan-out run at once; read per run. */
   maxConcurrency?: (state: S, config: LangGraphRunnableConfig) => number | undefined;
+  /** Per-attempt timeout of a worker in ms, counted once it holds a slot. */
+  timeoutMs?: number;
 }
 
 /**
@@ -148,7 +189,7 @@ export interface FanOutOptions<S, I, C, R> {
  * `new Overwrite([])` so that a thread's second run starts empty.
  */
 export function addFanOut<S, I, C, R>(graph: any, options: FanOutOptions<S, I, C, R>): void {
-  graph.addNode(options.workerName, workerNode(options.resultsKey, options.worker));
+  graph.addNode(options.workerName, workerNode(options.resultsKey, options.worker, options.workerName, options.timeoutMs));
   graph.addConditionalEdges(
     options.from,
     (state: S, config: LangGraphRunnableConfig) => {

@@ -24,7 +24,7 @@
  */
 import { END, Overwrite, START, type LangGraphRunnableConfig } from "@langchain/langgraph";
 import { checkNodeNames } from "./chain.js";
-import { createGraph, type BuiltGraph, type GraphSchemas, type NodeFn, type PolicyOptions } from "./common.js";
+import { createGraph, nodeOptions, type BuiltGraph, type GraphSchemas, type NodeFn, type PolicyOptions } from "./common.js";
 import { addFanOut, orderedResults, type Indexed } from "./fanOut.js";
 
 /** Options of {@link buildOrchestratorWorkers}. */
@@ -58,12 +58,12 @@ export function buildOrchestratorWorkers<S, T, C = undefined, R = unknown>(
   graph.addNode(options.orchestrator.name, async (state: S, config: LangGraphRunnableConfig) => ({
     ...(await options.orchestrator.run(state, config)),
     [options.resultsKey]: new Overwrite([]),
-  }));
+  }), nodeOptions(options));
   graph.addNode(options.synthesizer.name, (state: S, config: LangGraphRunnableConfig) => {
     const entries = (state as Record<string, Indexed<R>[]>)[options.resultsKey] ?? [];
     const results = orderedResults(entries, options.subtasks(state).length, options.worker.name);
     return options.synthesizer.run(state, results, config);
-  });
+  }, nodeOptions(options));
   graph.addEdge(START, options.orchestrator.name);
   addFanOut<S, T, C, R>(graph, {
     from: options.orchestrator.name,
@@ -74,6 +74,7 @@ export function buildOrchestratorWorkers<S, T, C = undefined, R = unknown>(
     resultsKey: options.resultsKey,
     then: options.synthesizer.name,
     maxConcurrency: options.maxConcurrency,
+    timeoutMs: options.timeoutMs,
   });
   graph.addEdge(options.synthesizer.name, END);
   return graph;

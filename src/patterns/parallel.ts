@@ -15,7 +15,7 @@ import { END, Overwrite, ReducedValue, START, type LangGraphRunnableConfig } fro
 import { z } from "zod";
 import { GraphDefinitionError } from "../runtime/errors.js";
 import { checkNodeNames } from "./chain.js";
-import { createGraph, type BuiltGraph, type GraphSchemas, type NodeFn, type PolicyOptions } from "./common.js";
+import { createGraph, nodeOptions, type BuiltGraph, type GraphSchemas, type NodeFn, type PolicyOptions } from "./common.js";
 import { addFanOut, orderedResults, type Indexed } from "./fanOut.js";
 
 /** Names of the nodes {@link buildParallelMap} and {@link buildVoting} add. */
@@ -63,6 +63,7 @@ export function buildParallelMap<S, I, C = undefined, R = unknown>(options: Para
     resultsKey: options.resultsKey,
     then: COLLECT_NODE,
     maxConcurrency: options.maxConcurrency,
+    timeoutMs: options.timeoutMs,
   });
   graph.addEdge(COLLECT_NODE, END);
   return graph;
@@ -104,10 +105,10 @@ export function buildSectioning<S, R>(options: SectioningOptions<S, R>): BuiltGr
   for (const [name, run] of Object.entries(options.sections)) {
     graph.addNode(name, async (state: S, config: LangGraphRunnableConfig) => ({
       [options.sectionsKey]: { [name]: await run(state, config) },
-    }));
+    }), nodeOptions(options));
     graph.addEdge(START, name);
   }
-  graph.addNode(options.aggregator.name, options.aggregator.run);
+  graph.addNode(options.aggregator.name, options.aggregator.run, nodeOptions(options));
   graph.addEdge(names, options.aggregator.name);
   graph.addEdge(options.aggregator.name, END);
   return graph;
@@ -117,7 +118,7 @@ export function buildSectioning<S, R>(options: SectioningOptions<S, R>): BuiltGr
 export interface Tally {
   /** The label with most votes; ties go to the label voted first. Null with no votes. */
   winner: string | null;
-  /** Votes per label, in order of first appearance. */
+  /** Votes per label (a plain object: number-like labels are listed first). */
   counts: Record<string, number>;
   /** Share of the votes the winner got, in [0, 1]. */
   agreement: number;
@@ -127,17 +128,22 @@ export interface Tally {
 
 /** Counts `votes` and picks the majority (see {@link Tally}). */
 export function tallyVotes(votes: readonly string[]): Tally {
-  const counts: Record<string, number> = {};
-  for (const v of votes) counts[v] = (counts[v] ?? 0) + 1;
+  // A Map keeps labels in first-vote order (plain objects put number-like keys
+  // first) and has no inherited keys ("constructor", "__proto__").
+  const tally = new Map<string, number>();
+  for (const v of votes) tally.set(v, (tally.get(v) ?? 0) + 1);
   let winner: string | null = null;
+  let best = 0;
   let tie = false;
-  for (const [label, n] of Object.entries(counts)) {
-    if (winner === null || n > counts[winner]) {
+  for (const [label, n] of tally) {
+    if (n > best) {
       winner = label;
+      best = n;
       tie = false;
-    } else if (n === counts[winner]) tie = true;
+    } else if (n === best) tie = true;
   }
-  return { winner, counts, agreement: winner === null ? 0 : counts[winner] / votes.length, tie };
+  // Object.fromEntries defines own data properties, "__proto__" included.
+  return { winner, counts: Object.fromEntries(tally), agreement: winner === null ? 0 : best / votes.length, tie };
 }
 
 /** Options of {@link buildVoting}. */

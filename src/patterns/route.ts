@@ -23,7 +23,7 @@
 import { END, START, type LangGraphRunnableConfig } from "@langchain/langgraph";
 import { GraphDefinitionError } from "../runtime/errors.js";
 import { checkNodeNames } from "./chain.js";
-import { createGraph, type BuiltGraph, type GraphSchemas, type NodeFn, type PolicyOptions } from "./common.js";
+import { createGraph, nodeOptions, type BuiltGraph, type GraphSchemas, type NodeFn, type PolicyOptions } from "./common.js";
 
 /**
  * Confidence below which a decision goes to the fallback route. Seed 002 treats
@@ -98,12 +98,12 @@ export function buildRouter<S>(options: RouterOptions<S>): BuiltGraph {
   checkNodeNames("buildRouter", [options.classifier.name, ...routeNames, options.fallback.name]);
   thresholdOf(options);
   const graph: any = createGraph(options, options);
-  graph.addNode(options.classifier.name, options.classifier.run);
-  for (const [name, handler] of Object.entries(options.routes)) graph.addNode(name, handler);
+  graph.addNode(options.classifier.name, options.classifier.run, nodeOptions(options));
+  for (const [name, handler] of Object.entries(options.routes)) graph.addNode(name, handler, nodeOptions(options));
   graph.addNode(options.fallback.name, async (state: S, config: LangGraphRunnableConfig) => {
     const { reason } = selectRoute(options.decision(state), routeNames, options.fallback.name, thresholdOf(options, config));
     return options.fallback.run(state, config, reason ?? "routed to the fallback");
-  });
+  }, nodeOptions(options));
   graph.addEdge(START, options.classifier.name);
   graph.addConditionalEdges(
     options.classifier.name,

@@ -28,7 +28,13 @@ function add(into: TokenUsage, input: number, output: number): void {
   into.outputTokens += output;
 }
 
-/** Collects usage per node, per task and for the whole run. */
+/** The LangGraph task id in a run's metadata (`langgraph_checkpoint_ns` is `node:taskId`, nested with `|`). */
+function taskOf(metadata?: Record<string, unknown>): string | undefined {
+  const ns = typeof metadata?.langgraph_checkpoint_ns === "string" ? metadata.langgraph_checkpoint_ns : undefined;
+  return ns?.split("|").pop()?.split(":")[1];
+}
+
+/** Collects usage per node, per task and for the whole run, and the error of each failed task. */
 export class UsageTracker extends BaseCallbackHandler {
   name = "llm_workflows_usage";
   /** Run inline, not in LangChain's background queue, so that counts are complete when the run ends. */
@@ -36,7 +42,10 @@ export class UsageTracker extends BaseCallbackHandler {
   readonly total: TokenUsage = emptyUsage();
   readonly byNode = new Map<string, TokenUsage>();
   readonly byTask = new Map<string, TokenUsage>();
+  /** The first error raised inside each failed task (LangGraph's task stream does not carry it). */
+  readonly taskErrors = new Map<string, string>();
   private readonly runs = new Map<string, { node?: string; task?: string }>();
+  private readonly chainTasks = new Map<string, string>();
 
   override async handleChatModelStart(
     _llm: Serialized,
@@ -47,9 +56,7 @@ export class UsageTracker extends BaseCallbackHandler {
     _tags?: string[],
     metadata?: Record<string, unknown>,
   ): Promise<void> {
-    const ns = typeof metadata?.langgraph_checkpoint_ns === "string" ? metadata.langgraph_checkpoint_ns : undefined;
-    const task = ns?.split("|").pop()?.split(":")[1];
-    this.runs.set(runId, { node: metadata?.langgraph_node as string | undefined, task });
+    this.runs.set(runId, { node: metadata?.langgraph_node as string | undefined, task: taskOf(metadata) });
   }
 
   override async handleLLMEnd(output: LLMResult, runId: string): Promise<void> {
@@ -80,5 +87,30 @@ export class UsageTracker extends BaseCallbackHandler {
 
   override async handleLLMError(_error: unknown, runId: string): Promise<void> {
     this.runs.delete(runId);
+  }
+
+  override async handleChainStart(
+    _chain: Serialized,
+    _inputs: unknown,
+    runId: string,
+    _runType?: string,
+    _tags?: string[],
+    metadata?: Record<string, unknown>,
+  ): Promise<void> {
+    const task = taskOf(metadata);
+    if (task) this.chainTasks.set(runId, task);
+  }
+
+  override async handleChainEnd(_outputs: unknown, runId: string): Promise<void> {
+    this.chainTasks.delete(runId);
+  }
+
+  override async handleChainError(error: unknown, runId: string): Promise<void> {
+    const task = this.chainTasks.get(runId);
+    this.chainTasks.delete(runId);
+    if (!task || this.taskErrors.has(task)) return;
+    const e = error as { name?: string; message?: string };
+    if (e?.name === "GraphInterrupt" || e?.name === "ParentCommand") return;
+    this.taskErrors.set(task, e?.message ?? String(error));
   }
 }
