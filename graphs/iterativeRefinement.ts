@@ -2,13 +2,15 @@
  * iterativeRefinement: evaluator-optimizer (seed 000 pattern 5). Generate a
  * draft, score it 1-10 with feedback, refine it with the feedback, until the
  * score reaches the threshold (default 8) or the iteration cap (default 3);
- * the result is the best attempt.
+ * the result is the best attempt. With `humanReview`, a person approves,
+ * edits or rejects the final draft (a rejection is refined once more).
  */
 import { StateSchema, type LangGraphRunnableConfig } from "@langchain/langgraph";
 import { z } from "zod";
 import { getChatModel } from "../src/models/factory.js";
 import { tagged } from "../src/models/prompting.js";
 import { invokeStructured } from "../src/models/structured.js";
+import { approvalFields } from "../src/patterns/approval.js";
 import { buildEvaluatorOptimizer, evaluatorOptimizerFields } from "../src/patterns/evaluatorOptimizer.js";
 import { defineWorkflow } from "../src/workflow.js";
 
@@ -23,6 +25,8 @@ const inputFields = {
   reference: z.string().max(500_000).default("").describe("Reference material to draw on (optional)"),
   threshold,
   maxIterations,
+  humanReview: z.boolean().default(false).describe("Ask a human to approve, edit or reject the final draft"),
+  reviewTimeoutMs: z.number().int().min(1).optional().describe("Time the reviewer has, in ms; after it the draft is rejected and revised"),
 };
 const outputFields = {
   final: loopFields.final,
@@ -30,11 +34,12 @@ const outputFields = {
   stopReason: loopFields.stopReason,
   iteration: loopFields.iteration,
   attempts: loopFields.attempts,
+  review: approvalFields.review,
 };
 
 export const RefinementInput = new StateSchema(inputFields);
 export const RefinementOutput = new StateSchema(outputFields);
-export const RefinementState = new StateSchema({ ...inputFields, ...loopFields });
+export const RefinementState = new StateSchema({ ...inputFields, ...loopFields, ...approvalFields });
 export type RefinementState = typeof RefinementState.State;
 
 export const GENERATE_PROMPT = "Complete the task. Draw on the reference when given.";
@@ -75,6 +80,7 @@ export const definition = defineWorkflow({
     output: RefinementOutput,
     generate: generateDraft,
     evaluate: evaluateDraft,
+    review: { enabled: (s) => s.humanReview, deadlineMs: (s) => s.reviewTimeoutMs },
   }),
   example: {
     task: "Explain when to set a timeout on requests and what happens without one",

@@ -13,9 +13,14 @@ import type { BaseCheckpointSaver } from "@langchain/langgraph";
 import type { Callbacks } from "@langchain/core/callbacks/manager";
 import { setMaxListeners } from "node:events";
 import { performance } from "node:perf_hooks";
+import { WORKFLOW_METADATA_KEY, withCheckpointMetadata } from "./runtime/checkpointer.js";
 import { ConfigurationError, parseInput } from "./runtime/errors.js";
 import { emptyUsage, UsageTracker, type TokenUsage } from "./runtime/usage.js";
 import { getWorkflow } from "./registry.js";
+import type { WorkflowDefinition } from "./workflow.js";
+
+/** When checkpoints are written (LangGraph's `durability`): at exit only, in the background, or before each next step. */
+export type Durability = "exit" | "async" | "sync";
 
 /** Options of {@link runWorkflow} and {@link streamWorkflow}. */
 export interface RunOptions {
@@ -23,6 +28,8 @@ export interface RunOptions {
   checkpointer?: BaseCheckpointSaver;
   /** Thread to run on (needs `checkpointer`): the run's checkpoints are saved under it. */
   threadId?: string;
+  /** When checkpoints are written (default LangGraph's `async`). */
+  durability?: Durability;
   /**
    * Run configuration read by nodes: model settings (`model`, `strongModel`,
    * `temperature`, `timeoutMs`, `maxRetries`, `provider`, `baseURL`) and
@@ -39,10 +46,27 @@ export interface RunOptions {
   callbacks?: Callbacks;
 }
 
+/** An `interrupt()` waiting for a human: resume it by id. */
+export interface PendingInterrupt {
+  id: string;
+  /** The node that raised it. */
+  node: string;
+  /** What the node asked (for an approval step: the draft, the question, the deadline). */
+  value: unknown;
+}
+
 /** Progress and result events of {@link streamWorkflow}. */
 export type WorkflowEvent =
-  | { type: "node"; node: string; durationMs: number; usage: TokenUsage; error?: string }
-  | { type: "result"; output: Record<string, unknown>; usage: TokenUsage; byNode: Record<string, TokenUsage> };
+  | { type: "node"; node: string; durationMs: number; usage: TokenUsage; error?: string; interrupted?: boolean }
+  | {
+      type: "result";
+      output: Record<string, unknown>;
+      usage: TokenUsage;
+      byNode: Record<string, TokenUsage>;
+      /** Interrupts the run stopped at (resume them with `resumeWorkflow`); empty when it finished. */
+      interrupts: PendingInterrupt[];
+      threadId?: string;
+    };
 
 /*
  * LangGraph adds one abort listener per parallel task to the run's signal, so a
@@ -56,56 +80,61 @@ function raiseListenerLimit(): void {
   setMaxListeners(0);
 }
 
-function runConfig(name: string, options: RunOptions, tracker: UsageTracker) {
-  if (options.threadId && !options.checkpointer) {
-    throw new ConfigurationError("threadId", "a checkpointer to keep the thread in (option checkpointer)", options.threadId);
-  }
-  const callbacks = Array.isArray(options.callbacks) ? [...options.callbacks, tracker] : options.callbacks ? options.callbacks : [tracker];
-  if (!Array.isArray(callbacks)) callbacks.addHandler(tracker);
-  return {
-    configurable: {
-      ...(options.configurable ?? {}),
-      ...(options.model ? { model: options.model } : {}),
-      ...(options.threadId ? { thread_id: options.threadId } : {}),
-    },
-    signal: options.signal,
-    recursionLimit: options.recursionLimit,
-    callbacks,
-    runName: name,
-  };
-}
-
 /** The output channels of a values chunk (the "values" stream mode carries the whole state). */
 function pickOutput(values: Record<string, unknown>, channels: string | string[]): Record<string, unknown> {
   if (typeof channels === "string") return { [channels]: values[channels] };
   return Object.fromEntries(channels.filter((c) => c in values).map((c) => [c, values[c]]));
 }
 
+/** The compiled graph for a run: the exported one, or one compiled with the (workflow-tagged) checkpointer. */
+export function graphFor(workflow: WorkflowDefinition<any>, checkpointer?: BaseCheckpointSaver) {
+  if (!checkpointer) return workflow.graph;
+  const tagged = withCheckpointMetadata(checkpointer, { [WORKFLOW_METADATA_KEY]: workflow.name });
+  return workflow.builder.compile({ checkpointer: tagged, name: workflow.name } as any) as WorkflowDefinition["graph"];
+}
+
 /**
- * Runs workflow `name` on `input` and yields one `node` event per finished node
- * task (with its duration in ms and its model tokens), then one `result` event
- * with the output state and the run's token usage.
- *
- * @throws {UnknownWorkflowError} for an unknown name.
- * @throws {InvalidInputError} naming each bad field, before anything runs.
- * @throws {ConfigurationError} for a thread without a checkpointer or a bad model setting.
+ * Runs `graphInput` (validated input, `null` to continue, or a `Command`) on
+ * `workflow`'s graph and yields node and result events. Shared by runs,
+ * resumes and forks.
+ * @internal
  */
-export async function* streamWorkflow(
-  name: string,
-  input: unknown,
-  options: RunOptions = {},
+export async function* executeGraph(
+  workflow: WorkflowDefinition<any>,
+  graphInput: unknown,
+  options: RunOptions,
+  extraConfigurable: Record<string, unknown> = {},
 ): AsyncGenerator<WorkflowEvent> {
-  const workflow = getWorkflow(name);
-  const parsed = parseInput(name, workflow.input, input);
+  if (options.threadId && !options.checkpointer) {
+    throw new ConfigurationError("threadId", "a checkpointer to keep the thread in (option checkpointer)", options.threadId);
+  }
   raiseListenerLimit();
   const tracker = new UsageTracker();
-  const graph = options.checkpointer ? workflow.builder.compile({ checkpointer: options.checkpointer, name } as any) : workflow.graph;
+  const graph = graphFor(workflow, options.checkpointer);
+  const callbacks = Array.isArray(options.callbacks) ? [...options.callbacks, tracker] : options.callbacks ?? [tracker];
+  if (!Array.isArray(callbacks)) callbacks.addHandler(tracker);
+  const configurable = {
+    ...(options.configurable ?? {}),
+    ...(options.model ? { model: options.model } : {}),
+    ...(options.threadId ? { thread_id: options.threadId } : {}),
+    ...extraConfigurable,
+  };
+  const config = {
+    configurable,
+    signal: options.signal,
+    recursionLimit: options.recursionLimit,
+    callbacks,
+    runName: workflow.name,
+    ...(options.durability ? { durability: options.durability } : {}),
+    streamMode: ["values", "tasks"],
+  };
   const started = new Map<string, number>();
   let output: Record<string, unknown> = {};
-  const stream = await graph.stream(parsed, { ...runConfig(name, options, tracker), streamMode: ["values", "tasks"] } as any);
+  const stream = await graph.stream(graphInput as any, config as any);
   for await (const [mode, chunk] of stream as AsyncIterable<[string, any]>) {
     if (mode === "values") {
-      output = pickOutput(chunk, graph.outputChannels);
+      // On an interrupt the values stream sends `{ __interrupt__ }` alone; the state is the chunk before it.
+      if (!("__interrupt__" in chunk)) output = pickOutput(chunk, graph.outputChannels);
     } else if (mode === "tasks") {
       if ("input" in chunk && !("result" in chunk)) {
         started.set(chunk.id, performance.now());
@@ -119,15 +148,52 @@ export async function* streamWorkflow(
           durationMs: begin === undefined ? 0 : performance.now() - begin,
           usage: tracker.byTask.get(chunk.id) ?? emptyUsage(),
           ...(error ? { error } : {}),
+          ...(chunk.interrupts?.length && !error ? { interrupted: true } : {}),
         };
       }
     }
   }
-  yield { type: "result", output, usage: tracker.total, byNode: Object.fromEntries(tracker.byNode) };
+  let interrupts: PendingInterrupt[] = [];
+  if (options.checkpointer && configurable.thread_id) {
+    const state = await graph.getState({ configurable: { thread_id: configurable.thread_id } });
+    interrupts = state.tasks.flatMap((t) => (t.interrupts ?? []).map((i) => ({ id: String(i.id), node: t.name, value: i.value })));
+  }
+  yield {
+    type: "result",
+    output,
+    usage: tracker.total,
+    byNode: Object.fromEntries(tracker.byNode),
+    interrupts,
+    ...(options.threadId ? { threadId: options.threadId } : {}),
+  };
 }
 
 /**
- * Runs workflow `name` on `input` and returns its output state.
+ * Runs workflow `name` on `input` and yields one `node` event per finished node
+ * task (with its duration in ms and its model tokens), then one `result` event
+ * with the output state, the run's token usage and any pending interrupts.
+ *
+ * @throws {UnknownWorkflowError} for an unknown name.
+ * @throws {InvalidInputError} naming each bad field, before anything runs (no thread is written).
+ * @throws {ConfigurationError} for a thread without a checkpointer or a bad model setting.
+ */
+export async function* streamWorkflow(name: string, input: unknown, options: RunOptions = {}): AsyncGenerator<WorkflowEvent> {
+  const workflow = getWorkflow(name);
+  const parsed = parseInput(name, workflow.input, input);
+  yield* executeGraph(workflow, parsed, options);
+}
+
+/** Drains events into the final result event. */
+export async function lastResult(events: AsyncIterable<WorkflowEvent>): Promise<Extract<WorkflowEvent, { type: "result" }>> {
+  let result: Extract<WorkflowEvent, { type: "result" }> | undefined;
+  for await (const event of events) if (event.type === "result") result = event;
+  if (!result) throw new Error("the run ended without a result");
+  return result;
+}
+
+/**
+ * Runs workflow `name` on `input` and returns its output state (with
+ * `__interrupt__` listing pending interrupts when the run paused at one).
  *
  * @param name - A registered workflow (see `listWorkflows()`).
  * @param input - Validated against the workflow's input schema; defaults apply.
@@ -140,7 +206,7 @@ export async function runWorkflow<T extends Record<string, unknown> = Record<str
   input: unknown,
   options: RunOptions = {},
 ): Promise<T> {
-  let output: Record<string, unknown> = {};
-  for await (const event of streamWorkflow(name, input, options)) if (event.type === "result") output = event.output;
-  return output as T;
+  const result = await lastResult(streamWorkflow(name, input, options));
+  return (result.interrupts.length ? { ...result.output, __interrupt__: result.interrupts } : result.output) as T;
 }
+

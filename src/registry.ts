@@ -7,6 +7,7 @@
 import { definition as bulkClassification } from "../graphs/bulkClassification.js";
 import { definition as contentPipeline } from "../graphs/contentPipeline.js";
 import { definition as iterativeRefinement } from "../graphs/iterativeRefinement.js";
+import { definition as multiIntentSupport } from "../graphs/multiIntentSupport.js";
 import { definition as researchAssistant } from "../graphs/researchAssistant.js";
 import { definition as sectionedAnalysis } from "../graphs/sectionedAnalysis.js";
 import { definition as supportRouting } from "../graphs/supportRouting.js";
@@ -23,6 +24,7 @@ export const workflows = {
   votingClassification,
   researchAssistant,
   iterativeRefinement,
+  multiIntentSupport,
 } as const satisfies Record<string, WorkflowDefinition<any>>;
 
 /** A registered workflow's name. */

@@ -11,9 +11,10 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import { SingleBar } from "cli-progress";
 import { createWriteStream } from "node:fs";
 import { performance } from "node:perf_hooks";
-import { streamWorkflow, type RunOptions } from "../facade.js";
+import { streamWorkflow, type RunOptions, type WorkflowEvent } from "../facade.js";
+import { forkThread, getThreadHistory, getThreadState, listThreads, resumeThread } from "../threads.js";
 import { getWorkflow, listWorkflows } from "../registry.js";
-import { openCheckpointer, DEFAULT_THREADS_FILE } from "../runtime/checkpointer.js";
+import { openCheckpointer, resolveCheckpointerSpec, DEFAULT_THREADS_FILE, type OpenCheckpointer } from "../runtime/checkpointer.js";
 import { DataFileError, LlmWorkflowsError } from "../runtime/errors.js";
 import { emptyUsage, type TokenUsage } from "../runtime/usage.js";
 import { runBatch, DEFAULT_BATCH_CONCURRENCY } from "./batch.js";
@@ -51,6 +52,37 @@ function runOptionsFrom(flags: { model?: string }): RunOptions {
   return flags.model ? { model: flags.model } : {};
 }
 
+/** Prints node progress (stderr), the output (stdout), pending interrupts and the token table (stderr). */
+async function printEvents(
+  label: string,
+  events: AsyncIterable<WorkflowEvent>,
+  flags: { json?: boolean },
+  stdout: NodeJS.WritableStream,
+  stderr: NodeJS.WritableStream,
+): Promise<void> {
+  const started = performance.now();
+  let byNode: Record<string, TokenUsage> = {};
+  let total = emptyUsage();
+  for await (const event of events) {
+    if (event.type === "node") {
+      const mark = event.error ? "✗" : event.interrupted ? "⏸" : "✓";
+      const note = event.error ? `  ${event.error}` : event.interrupted ? "  waiting for a human" : "";
+      stderr.write(`  ${mark} ${event.node.padEnd(18)} ${formatDuration(event.durationMs).padStart(8)}  ${formatUsage(event.usage)}${note}\n`);
+      continue;
+    }
+    byNode = event.byNode;
+    total = event.usage;
+    stdout.write(flags.json ? `${JSON.stringify(event.output, null, 2)}\n` : `${renderOutput(event.output)}\n`);
+    for (const pending of event.interrupts) {
+      stderr.write(`paused at ${pending.node}, interrupt ${pending.id}:\n${renderOutput({ request: pending.value as Record<string, unknown> })}\n`);
+    }
+    if (event.interrupts.length && event.threadId) {
+      stderr.write(`resume with: llm-workflows resume ${event.threadId} --approve | --edit JSON | --reject REASON${event.interrupts.length > 1 ? " --interrupt ID" : ""}\n`);
+    }
+  }
+  stderr.write(`${label} finished in ${formatDuration(performance.now() - started)}\n${usageSummary(byNode, total)}\n`);
+}
+
 function usageSummary(byNode: Record<string, TokenUsage>, total: TokenUsage): string {
   const rows = Object.entries(byNode).map(([node, u]) => [node, u.calls, u.inputTokens, u.outputTokens]);
   rows.push(["total", total.calls, total.inputTokens, total.outputTokens]);
@@ -59,7 +91,7 @@ function usageSummary(byNode: Record<string, TokenUsage>, total: TokenUsage): st
 
 async function runSingle(name: string, input: unknown, flags: RunFlags, stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): Promise<number> {
   const options = runOptionsFrom(flags);
-  const spec = flags.checkpointer ?? process.env.LLM_WORKFLOWS_CHECKPOINTER ?? (flags.thread ? `sqlite:${DEFAULT_THREADS_FILE}` : undefined);
+  const spec = resolveCheckpointerSpec(flags.checkpointer, flags.thread ? `sqlite:${DEFAULT_THREADS_FILE}` : undefined);
   const checkpointer = spec ? await openCheckpointer(spec) : undefined;
   try {
     if (checkpointer) {
@@ -67,20 +99,7 @@ async function runSingle(name: string, input: unknown, flags: RunFlags, stdout: 
       options.threadId = flags.thread ?? crypto.randomUUID();
       stderr.write(`thread ${options.threadId} (${checkpointer.description})\n`);
     }
-    const started = performance.now();
-    let byNode: Record<string, TokenUsage> = {};
-    let total = emptyUsage();
-    for await (const event of streamWorkflow(name, input, options)) {
-      if (event.type === "node") {
-        const mark = event.error ? "✗" : "✓";
-        stderr.write(`  ${mark} ${event.node.padEnd(18)} ${formatDuration(event.durationMs).padStart(8)}  ${formatUsage(event.usage)}${event.error ? `  ${event.error}` : ""}\n`);
-      } else {
-        byNode = event.byNode;
-        total = event.usage;
-        stdout.write(flags.json ? `${JSON.stringify(event.output, null, 2)}\n` : `${renderOutput(event.output)}\n`);
-      }
-    }
-    stderr.write(`${name} finished in ${formatDuration(performance.now() - started)}\n${usageSummary(byNode, total)}\n`);
+    await printEvents(name, streamWorkflow(name, input, options), flags, stdout, stderr);
     return 0;
   } finally {
     await checkpointer?.close();
@@ -234,7 +253,130 @@ export function buildProgram(stdout: NodeJS.WritableStream = process.stdout, std
         program.setOptionValue("exitCode", await runSingle(name, workflow.example, flags, stdout, stderr));
       }
     });
+  const checkpointerOption = () =>
+    new Option("--checkpointer <spec>", `memory | sqlite:PATH | postgres://URL (default: $LLM_WORKFLOWS_CHECKPOINTER, $DATABASE_URL or sqlite:${DEFAULT_THREADS_FILE})`);
+  const withThreads = async <T>(flags: { checkpointer?: string }, use: (open: OpenCheckpointer) => Promise<T>): Promise<T> => {
+    const open = await openCheckpointer(resolveCheckpointerSpec(flags.checkpointer)!);
+    try {
+      return await use(open);
+    } finally {
+      await open.close();
+    }
+  };
+
+  program
+    .command("threads")
+    .description("list the threads in the checkpointer")
+    .addOption(checkpointerOption())
+    .option("--json", "print as JSON")
+    .action((flags: { checkpointer?: string; json?: boolean }) =>
+      withThreads(flags, async ({ saver }) => {
+        const threads = await listThreads(saver);
+        if (flags.json) stdout.write(`${JSON.stringify(threads, null, 2)}\n`);
+        else stdout.write(`${renderTable(["thread", "workflow", "checkpoints", "step", "updated"], threads.map((t) => [t.threadId, t.workflow ?? "?", t.checkpoints, t.step, t.updatedAt ?? ""]))}\n`);
+      }),
+    );
+
+  program
+    .command("state")
+    .description("a thread's current state, next nodes and pending interrupts")
+    .argument("<thread>", "thread id")
+    .addOption(checkpointerOption())
+    .option("--json", "print as JSON")
+    .action((threadId: string, flags: { checkpointer?: string; json?: boolean }) =>
+      withThreads(flags, async ({ saver }) => {
+        const state = await getThreadState(threadId, saver);
+        stdout.write(flags.json ? `${JSON.stringify(state, null, 2)}\n` : `${renderOutput(state as unknown as Record<string, unknown>)}\n`);
+      }),
+    );
+
+  program
+    .command("history")
+    .description("a thread's checkpoints, oldest first: id, step, source, nodes, time")
+    .argument("<thread>", "thread id")
+    .addOption(checkpointerOption())
+    .option("--json", "print as JSON")
+    .action((threadId: string, flags: { checkpointer?: string; json?: boolean }) =>
+      withThreads(flags, async ({ saver }) => {
+        const history = await getThreadHistory(threadId, saver);
+        if (flags.json) stdout.write(`${JSON.stringify(history, null, 2)}\n`);
+        else
+          stdout.write(
+            `${renderTable(
+              ["checkpoint", "step", "source", "nodes", "next", "time"],
+              history.map((h) => [h.checkpointId, h.step, h.source, h.nodes.join(",") || "-", h.next.join(",") || "-", h.createdAt ?? ""]),
+            )}\n`,
+          );
+      }),
+    );
+
+  program
+    .command("resume")
+    .description("resume a thread: continue after a crash, or answer its pending interrupt")
+    .argument("<thread>", "thread id")
+    .option("--approve", "approve the draft")
+    .option("--edit <json>", "replace the draft with this value (JSON; a plain string is taken as text)")
+    .option("--reject <reason>", "reject the draft, with what to change")
+    .option("--answer <json>", "answer a non-approval interrupt with this JSON value")
+    .option("--interrupt <id>", "which interrupt to answer, when several are pending")
+    .addOption(checkpointerOption())
+    .option("--model <name>", "model name for the default role")
+    .option("--json", "print the output as JSON")
+    .action(
+      (
+        threadId: string,
+        flags: { approve?: boolean; edit?: string; reject?: string; answer?: string; interrupt?: string; checkpointer?: string; model?: string; json?: boolean },
+      ) =>
+        withThreads(flags, async ({ saver }) => {
+          const answers = [flags.approve, flags.edit, flags.reject, flags.answer].filter((a) => a !== undefined);
+          if (answers.length > 1) throw new DataFileError("resume", "give at most one of --approve, --edit, --reject, --answer");
+          const resume = flags.approve
+            ? { action: "approve" }
+            : flags.edit !== undefined
+              ? { action: "edit", value: parseMaybeJson(flags.edit) }
+              : flags.reject !== undefined
+                ? { action: "reject", reason: flags.reject }
+                : flags.answer !== undefined
+                  ? parseJson(flags.answer, "--answer")
+                  : undefined;
+          await printEvents(`resume ${threadId}`, resumeThread(threadId, saver, { resume, interruptId: flags.interrupt, ...runOptionsFrom(flags) }), flags, stdout, stderr);
+        }),
+    );
+
+  program
+    .command("fork")
+    .description("re-run a thread from a past checkpoint (time travel), optionally with edited state")
+    .argument("<thread>", "thread id")
+    .requiredOption("--checkpoint <id>", "the checkpoint to fork from (see `history`)")
+    .option("--edit <json>", "state values to change at that checkpoint (a JSON object)")
+    .option("--as-node <node>", "the node the edit is attributed to (default: the one that wrote the checkpoint)")
+    .addOption(checkpointerOption())
+    .option("--model <name>", "model name for the default role")
+    .option("--json", "print the output as JSON")
+    .action((threadId: string, flags: { checkpoint: string; edit?: string; asNode?: string; checkpointer?: string; model?: string; json?: boolean }) =>
+      withThreads(flags, async ({ saver }) => {
+        const values = flags.edit === undefined ? undefined : parseJson(flags.edit, "--edit");
+        if (values !== undefined && (values === null || typeof values !== "object" || Array.isArray(values))) throw new DataFileError("--edit", "expected a JSON object of state values");
+        await printEvents(
+          `fork ${threadId}`,
+          forkThread(threadId, flags.checkpoint, saver, { values: values as Record<string, unknown> | undefined, asNode: flags.asNode, ...runOptionsFrom(flags) }),
+          flags,
+          stdout,
+          stderr,
+        );
+      }),
+    );
+
   return program;
+}
+
+/** JSON when it parses, else the text itself (for `--edit "new text"`). */
+function parseMaybeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
 }
 
 /**

@@ -3,7 +3,8 @@
  * 1 to 10 with feedback) -> refine, until the score reaches the threshold
  * (default 8) or the iteration cap (default 3) is hit; the cap lives in state,
  * not in LangGraph's recursion limit. The result is the best attempt so far
- * (the highest score; the later one on a tie).
+ * (the highest score; the later one on a tie). An optional human review of
+ * the final draft (see `approval.ts`) can approve, edit or send it back.
  *
  * ```
  * START -> generate -> evaluate -(score >= threshold | iteration >= max)-> finalize -> END
@@ -23,6 +24,7 @@
  */
 import { END, Overwrite, ReducedValue, START, type LangGraphRunnableConfig } from "@langchain/langgraph";
 import { z } from "zod";
+import { addApprovalStep, REQUEST_REVIEW_NODE, type Review } from "./approval.js";
 import { createGraph, nodeOptions, type BuiltGraph, type GraphSchemas, type PolicyOptions } from "./common.js";
 
 /** Score at or above which the loop stops (seed 000: `score >= 8`). */
@@ -64,6 +66,7 @@ export const evaluatorOptimizerFields = {
   final: z.string().default("").describe("The best draft"),
   finalScore: z.number().nullable().default(null).describe("The best draft's score"),
   stopReason: z.enum(["threshold", "max_iterations"]).nullable().default(null).describe("Why the loop stopped"),
+  revisedAfter: z.number().int().default(0).describe("Attempts up to this iteration were rejected by a reviewer"),
 };
 
 /** State the loop reads. */
@@ -78,6 +81,7 @@ export interface EvaluatorOptimizerState {
   final: string;
   finalScore: number | null;
   stopReason: "threshold" | "max_iterations" | null;
+  revisedAfter: number;
 }
 
 /** Options of {@link buildEvaluatorOptimizer}. */
@@ -89,6 +93,21 @@ export interface EvaluatorOptimizerOptions<S extends EvaluatorOptimizerState> ex
   generate: (state: S, config: LangGraphRunnableConfig) => Promise<Partial<S>> | Partial<S>;
   /** Scores `state.draft`: writes `{ score, feedback }` (score 1-10). */
   evaluate: (state: S, config: LangGraphRunnableConfig) => Promise<Pick<S, "score" | "feedback"> & Partial<S>>;
+  /**
+   * Optional human review of the final draft (state needs `approvalFields`):
+   * approve or edit ends the run; reject feeds the reason back as feedback for
+   * one more refinement, then the review is asked again.
+   */
+  review?: {
+    /** Whether this run asks for a review. */
+    enabled: (state: S) => boolean;
+    /** Time the reviewer has, in ms (undefined: no deadline). */
+    deadlineMs?: (state: S) => number | undefined;
+    /** What a resume after the deadline does (default `reject`). */
+    onDeadline?: "reject" | "escalate";
+    /** Clock, for tests. */
+    now?: () => number;
+  };
 }
 
 /** The best of `attempts`: the highest score, the later one on a tie. */
@@ -125,7 +144,7 @@ export function buildEvaluatorOptimizer<S extends EvaluatorOptimizerState>(optio
     return { ...update, attempts: [attempt] };
   }, nodeOptions(options));
   graph.addNode(FINALIZE_NODE, (state: S) => {
-    const best = bestAttempt(state.attempts);
+    const best = bestAttempt(state.attempts.filter((a) => a.iteration > (state.revisedAfter ?? 0)));
     return { final: best?.draft ?? state.draft, finalScore: best?.score ?? state.score, stopReason: stopReasonOf(state) };
   });
   graph.addEdge(START, GENERATE_NODE);
@@ -134,6 +153,25 @@ export function buildEvaluatorOptimizer<S extends EvaluatorOptimizerState>(optio
     GENERATE_NODE,
     FINALIZE_NODE,
   ]);
-  graph.addEdge(FINALIZE_NODE, END);
+  const review = options.review;
+  if (!review) {
+    graph.addEdge(FINALIZE_NODE, END);
+    return graph;
+  }
+  graph.addConditionalEdges(FINALIZE_NODE, (state: S) => (review.enabled(state) ? REQUEST_REVIEW_NODE : END), [REQUEST_REVIEW_NODE, END]);
+  addApprovalStep<S & { review: Review | null }>(graph, {
+    ...options,
+    question: "Approve the final draft, edit it, or reject it with what to change.",
+    draft: (state) => ({ draft: state.final, score: state.finalScore }),
+    applyEdit: (_state, value) => ({ final: typeof value === "string" ? value : JSON.stringify(value), finalScore: null }) as Partial<S & { review: Review | null }>,
+    applyReject: (state, reason) =>
+      ({ feedback: reason, draft: state.final, stopReason: null, revisedAfter: state.iteration }) as Partial<S & { review: Review | null }>,
+    deadlineMs: review.deadlineMs,
+    onDeadline: review.onDeadline,
+    now: review.now,
+    approvedTo: END,
+    rejectedTo: GENERATE_NODE,
+    escalatedTo: END,
+  });
   return graph;
 }

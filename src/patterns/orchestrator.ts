@@ -43,6 +43,11 @@ export interface OrchestratorWorkersOptions<S, T, C, R> extends GraphSchemas, Po
   synthesizer: { name: string; run: (state: S, results: R[], config: LangGraphRunnableConfig) => ReturnType<NodeFn<S>> };
   /** Concurrency limit of the workers for a run (undefined: unbounded). */
   maxConcurrency?: (state: S, config: LangGraphRunnableConfig) => number | undefined;
+  /**
+   * Where the synthesizer hands over (default `END`): a node name, or a
+   * conditional edge. Add those nodes to the returned graph.
+   */
+  then?: string | { path: (state: S) => string; targets: string[] };
 }
 
 /**
@@ -76,6 +81,8 @@ export function buildOrchestratorWorkers<S, T, C = undefined, R = unknown>(
     maxConcurrency: options.maxConcurrency,
     timeoutMs: options.timeoutMs,
   });
-  graph.addEdge(options.synthesizer.name, END);
+  const then = options.then ?? END;
+  if (typeof then === "string") graph.addEdge(options.synthesizer.name, then);
+  else graph.addConditionalEdges(options.synthesizer.name, then.path, then.targets);
   return graph;
 }

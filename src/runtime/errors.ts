@@ -123,3 +123,27 @@ export function parseInput<S extends z.ZodType>(workflow: string, schema: S, val
   if (!result.success) throw new InvalidInputError(workflow, fieldIssues(result.error));
   return result.data;
 }
+
+/** No checkpoint exists for the thread in the checkpointer given. */
+export class UnknownThreadError extends LlmWorkflowsError {
+  readonly threadId: string;
+
+  constructor(threadId: string, where: string) {
+    super("UNKNOWN_THREAD", `no thread "${threadId}" in ${where}`);
+    this.threadId = threadId;
+  }
+}
+
+/** The thread has no checkpoint with that id. */
+export class UnknownCheckpointError extends LlmWorkflowsError {
+  constructor(threadId: string, checkpointId: string) {
+    super("UNKNOWN_CHECKPOINT", `thread "${threadId}" has no checkpoint "${checkpointId}" (see its history)`);
+  }
+}
+
+/** A resume does not fit the thread's pending interrupts. */
+export class ResumeError extends LlmWorkflowsError {
+  constructor(threadId: string, problem: string) {
+    super("INVALID_RESUME", `cannot resume thread "${threadId}": ${problem}`);
+  }
+}

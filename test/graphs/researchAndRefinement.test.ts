@@ -37,7 +37,7 @@ describe("researchAssistant", () => {
 
 describe("iterativeRefinement", () => {
   it("generate writes a first draft, then refines with the feedback", async () => {
-    const base = { task: "Explain timeouts", reference: "A timeout stops a request from hanging. Cookies are unrelated.", threshold: 8, maxIterations: 3, iteration: 0, draft: "", score: null, feedback: "", attempts: [], final: "", finalScore: null, stopReason: null };
+    const base = { task: "Explain timeouts", reference: "A timeout stops a request from hanging. Cookies are unrelated.", threshold: 8, maxIterations: 3, iteration: 0, draft: "", score: null, feedback: "", attempts: [], final: "", finalScore: null, stopReason: null, revisedAfter: 0, review: null, humanReview: false, reviewTimeoutMs: undefined };
     const first = await generateDraft(base, {});
     expect(first.draft).toBe("A timeout stops a request from hanging.");
     const evaluation = await evaluateDraft({ ...base, draft: first.draft }, {});

@@ -168,6 +168,7 @@ describe("stopReasonOf", () => {
     attempts: [],
     final: "",
     finalScore: null,
+    revisedAfter: 0,
     stopReason: null,
   };
   it("goes on with no score yet or a low score under the cap", () => {
