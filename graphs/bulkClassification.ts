@@ -11,7 +11,7 @@ import { optionList, tagged } from "../src/models/prompting.js";
 import { invokeStructured } from "../src/models/structured.js";
 import { indexedResults } from "../src/patterns/fanOut.js";
 import { buildParallelMap } from "../src/patterns/parallel.js";
-import { defineWorkflow } from "../src/workflow.js";
+import { defineWorkflow, inputSchema } from "../src/workflow.js";
 
 /** Labels when the input gives none (seed 000's email triage). */
 export const DEFAULT_LABELS = ["urgent", "spam", "normal"];
@@ -40,7 +40,8 @@ const outputFields = {
   results: z.array(ItemResult).default(() => []).describe("One result per item, in input order"),
 };
 
-export const BulkInput = new StateSchema(inputFields);
+/** The input: checked whole (required fields too) by the facade, LangGraph and the server. */
+export const BulkInput = inputSchema(inputFields);
 export const BulkOutput = new StateSchema(outputFields);
 export const BulkState = new StateSchema({ ...inputFields, ...outputFields, classified: indexedResults(ItemResult) });
 export type BulkState = typeof BulkState.State;
@@ -70,7 +71,7 @@ export const definition = defineWorkflow({
   name: "bulkClassification",
   description: "Parallelization: classify many items at once with Send, results in input order, optional concurrency limit",
   pattern: "parallelization (map)",
-  input: z.object(inputFields),
+  input: BulkInput,
   builder: buildParallelMap<BulkState, string, LabelContext, ItemResult>({
     state: BulkState,
     input: BulkInput,

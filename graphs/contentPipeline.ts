@@ -9,7 +9,7 @@ import { getChatModel } from "../src/models/factory.js";
 import { tagged } from "../src/models/prompting.js";
 import { sentences, surfaceWords } from "../src/models/offline/text.js";
 import { buildPromptChain, chainFields } from "../src/patterns/chain.js";
-import { defineWorkflow } from "../src/workflow.js";
+import { defineWorkflow, inputSchema } from "../src/workflow.js";
 
 /** Fewest outline points worth drafting from. */
 export const MIN_OUTLINE_POINTS = 2;
@@ -27,7 +27,8 @@ const outputFields = {
   ...chainFields,
 };
 
-export const ContentInput = new StateSchema(inputFields);
+/** The input: checked whole (required fields too) by the facade, LangGraph and the server. */
+export const ContentInput = inputSchema(inputFields);
 export const ContentOutput = new StateSchema(outputFields);
 export const ContentState = new StateSchema({ ...inputFields, ...outputFields });
 export type ContentState = typeof ContentState.State;
@@ -83,7 +84,7 @@ export const definition = defineWorkflow({
   name: "contentPipeline",
   description: "Prompt chaining: outline -> draft -> polish, with a gate that can stop the chain early",
   pattern: "prompt chaining",
-  input: z.object(inputFields),
+  input: ContentInput,
   builder: buildPromptChain<ContentState>({
     state: ContentState,
     input: ContentInput,

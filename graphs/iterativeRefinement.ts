@@ -12,7 +12,7 @@ import { tagged } from "../src/models/prompting.js";
 import { invokeStructured } from "../src/models/structured.js";
 import { approvalFields } from "../src/patterns/approval.js";
 import { buildEvaluatorOptimizer, evaluatorOptimizerFields } from "../src/patterns/evaluatorOptimizer.js";
-import { defineWorkflow } from "../src/workflow.js";
+import { defineWorkflow, inputSchema } from "../src/workflow.js";
 
 export const Evaluation = z.object({
   score: z.number().int().min(1).max(10).describe("Quality of the draft for the task, 1 (poor) to 10 (excellent)"),
@@ -37,7 +37,8 @@ const outputFields = {
   review: approvalFields.review,
 };
 
-export const RefinementInput = new StateSchema(inputFields);
+/** The input: checked whole (required fields too) by the facade, LangGraph and the server. */
+export const RefinementInput = inputSchema(inputFields);
 export const RefinementOutput = new StateSchema(outputFields);
 export const RefinementState = new StateSchema({ ...inputFields, ...loopFields, ...approvalFields });
 export type RefinementState = typeof RefinementState.State;
@@ -73,7 +74,7 @@ export const definition = defineWorkflow({
   name: "iterativeRefinement",
   description: "Evaluator-optimizer: generate, score 1-10 with feedback, refine until the threshold or the iteration cap",
   pattern: "evaluator-optimizer",
-  input: z.object(inputFields),
+  input: RefinementInput,
   builder: buildEvaluatorOptimizer<RefinementState>({
     state: RefinementState,
     input: RefinementInput,

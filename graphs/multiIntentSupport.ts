@@ -19,8 +19,8 @@ import { addApprovalStep, approvalFields, REQUEST_REVIEW_NODE } from "../src/pat
 import { indexedResults } from "../src/patterns/fanOut.js";
 import { buildOrchestratorWorkers } from "../src/patterns/orchestrator.js";
 import { onceForTask } from "../src/runtime/ledger.js";
-import { supportDeskFrom, type OrderStatus } from "../src/stores/supportDesk.js";
-import { defineWorkflow } from "../src/workflow.js";
+import { supportDeskFrom } from "../src/stores/supportDesk.js";
+import { defineWorkflow, inputSchema } from "../src/workflow.js";
 
 /** The task types, with what each covers (the orchestrator's definitions). */
 export const TASK_TYPES = {
@@ -53,7 +53,16 @@ export const TaskOutcome = z.object({
   caseId: z.string().optional(),
   rma: z.string().optional(),
   shippingInstructions: z.string().optional(),
-  order: z.custom<OrderStatus>().optional(),
+  order: z
+    .object({
+      orderId: z.string(),
+      found: z.boolean(),
+      status: z.enum(["processing", "shipped", "out for delivery", "delivered"]).optional(),
+      expectedDelivery: z.string().optional(),
+      carrier: z.string().optional(),
+    })
+    .optional()
+    .describe("What the order lookup found (StatusUpdate)"),
 });
 export type TaskOutcome = z.infer<typeof TaskOutcome>;
 
@@ -94,7 +103,8 @@ const outputFields = {
   ...approvalFields,
 };
 
-export const MultiIntentInput = new StateSchema(inputFields);
+/** The input: checked whole (required fields too) by the facade, LangGraph and the server. */
+export const MultiIntentInput = inputSchema(inputFields);
 export const MultiIntentOutput = new StateSchema(outputFields);
 export const MultiIntentState = new StateSchema({ ...inputFields, ...outputFields, taskResults: indexedResults(TaskOutcome) });
 export type MultiIntentState = typeof MultiIntentState.State;
@@ -219,7 +229,7 @@ export const definition = defineWorkflow({
   name: "multiIntentSupport",
   description: "Orchestrator-workers with typed workers (billing case, return RMA, order status), one email, human approval, then send",
   pattern: "orchestrator-workers + human-in-the-loop",
-  input: z.object(inputFields),
+  input: MultiIntentInput,
   builder: buildGraph(),
   example: {
     message:

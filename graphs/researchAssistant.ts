@@ -11,7 +11,7 @@ import { tagged } from "../src/models/prompting.js";
 import { invokeStructured } from "../src/models/structured.js";
 import { indexedResults } from "../src/patterns/fanOut.js";
 import { buildOrchestratorWorkers } from "../src/patterns/orchestrator.js";
-import { defineWorkflow } from "../src/workflow.js";
+import { defineWorkflow, inputSchema } from "../src/workflow.js";
 
 /** Most subtasks the orchestrator may plan unless the input says otherwise (seed 000 asks for 3). */
 export const DEFAULT_MAX_SUBTASKS = 3;
@@ -35,7 +35,8 @@ const outputFields = {
   synthesis: z.string().default("").describe("The synthesizer's answer"),
 };
 
-export const ResearchInput = new StateSchema(inputFields);
+/** The input: checked whole (required fields too) by the facade, LangGraph and the server. */
+export const ResearchInput = inputSchema(inputFields);
 export const ResearchOutput = new StateSchema(outputFields);
 export const ResearchState = new StateSchema({ ...inputFields, ...outputFields, workerResults: indexedResults(Finding) });
 export type ResearchState = typeof ResearchState.State;
@@ -85,7 +86,7 @@ export const definition = defineWorkflow({
   name: "researchAssistant",
   description: "Orchestrator-workers: plan subtasks at run time, one worker each via Send, then synthesize",
   pattern: "orchestrator-workers",
-  input: z.object(inputFields),
+  input: ResearchInput,
   builder: buildOrchestratorWorkers<ResearchState, string, { task: string; sources: string }, Finding>({
     state: ResearchState,
     input: ResearchInput,

@@ -10,7 +10,7 @@ import { getChatModel } from "../src/models/factory.js";
 import { optionList, tagged } from "../src/models/prompting.js";
 import { invokeStructured } from "../src/models/structured.js";
 import { buildSectioning, keyedResults } from "../src/patterns/parallel.js";
-import { defineWorkflow } from "../src/workflow.js";
+import { defineWorkflow, inputSchema } from "../src/workflow.js";
 
 export const SENTIMENTS = {
   positive: "praise, satisfaction: good, great, excellent, love, works well, happy, recommend",
@@ -39,7 +39,8 @@ const outputFields = {
   report: z.string().default("").describe("The aggregator's report"),
 };
 
-export const AnalysisInput = new StateSchema(inputFields);
+/** The input: checked whole (required fields too) by the facade, LangGraph and the server. */
+export const AnalysisInput = inputSchema(inputFields);
 export const AnalysisOutput = new StateSchema(outputFields);
 export const AnalysisState = new StateSchema({ ...inputFields, ...outputFields });
 export type AnalysisState = typeof AnalysisState.State;
@@ -86,7 +87,7 @@ export const definition = defineWorkflow({
   name: "sectionedAnalysis",
   description: "Parallelization (sectioning): sentiment, key points and actions of one text in one superstep, then an aggregated report",
   pattern: "parallelization (sectioning)",
-  input: z.object(inputFields),
+  input: AnalysisInput,
   builder: buildSectioning<AnalysisState, z.infer<typeof sectionValue>>({
     state: AnalysisState,
     input: AnalysisInput,

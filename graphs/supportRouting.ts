@@ -11,7 +11,7 @@ import { getChatModel } from "../src/models/factory.js";
 import { optionList, tagged } from "../src/models/prompting.js";
 import { invokeStructured } from "../src/models/structured.js";
 import { buildRouter, DEFAULT_CONFIDENCE_THRESHOLD } from "../src/patterns/route.js";
-import { defineWorkflow } from "../src/workflow.js";
+import { defineWorkflow, inputSchema } from "../src/workflow.js";
 
 /** The support categories and what each covers (the classifier's definitions). */
 export const CATEGORIES = {
@@ -58,7 +58,8 @@ const outputFields = {
   response: z.string().default("").describe("The reply to the customer"),
 };
 
-export const SupportInput = new StateSchema(inputFields);
+/** The input: checked whole (required fields too) by the facade, LangGraph and the server. */
+export const SupportInput = inputSchema(inputFields);
 export const SupportOutput = new StateSchema(outputFields);
 export const SupportState = new StateSchema({ ...inputFields, ...outputFields });
 export type SupportState = typeof SupportState.State;
@@ -101,7 +102,7 @@ export const definition = defineWorkflow({
   name: "supportRouting",
   description: "Routing: classify a support query (technical/billing/general) and answer with that category's handler, or a fallback",
   pattern: "routing",
-  input: z.object(inputFields),
+  input: SupportInput,
   builder: buildRouter<SupportState>({
     state: SupportState,
     input: SupportInput,

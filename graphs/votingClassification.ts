@@ -11,7 +11,7 @@ import { optionList, tagged } from "../src/models/prompting.js";
 import { invokeStructured } from "../src/models/structured.js";
 import { indexedResults } from "../src/patterns/fanOut.js";
 import { buildVoting } from "../src/patterns/parallel.js";
-import { defineWorkflow } from "../src/workflow.js";
+import { defineWorkflow, inputSchema } from "../src/workflow.js";
 
 /** Votes taken when the input does not say (odd, so two labels cannot tie). */
 export const DEFAULT_VOTERS = 3;
@@ -43,7 +43,8 @@ const outputFields = {
   tie: z.boolean().default(false).describe("Whether another label had as many votes"),
 };
 
-export const VotingInput = new StateSchema(inputFields);
+/** The input: checked whole (required fields too) by the facade, LangGraph and the server. */
+export const VotingInput = inputSchema(inputFields);
 export const VotingOutput = new StateSchema(outputFields);
 export const VotingState = new StateSchema({ ...inputFields, ...outputFields, ballots: indexedResults(z.string()) });
 export type VotingState = typeof VotingState.State;
@@ -63,7 +64,7 @@ export const definition = defineWorkflow({
   name: "votingClassification",
   description: "Parallelization (voting): several differently prompted votes on one label, majority wins, counts kept",
   pattern: "parallelization (voting)",
-  input: z.object(inputFields),
+  input: VotingInput,
   builder: buildVoting<VotingState, VoterContext>({
     state: VotingState,
     input: VotingInput,

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import type { CompiledStateGraph } from "@langchain/langgraph";
-import type { z } from "zod";
+import { StateSchema, type CompiledStateGraph } from "@langchain/langgraph";
+import { z } from "zod";
 import type { BuiltGraph } from "./patterns/common.js";
 
 /** A registered workflow. */
@@ -34,4 +34,26 @@ export interface WorkflowDefinition<In extends z.ZodObject = z.ZodObject> {
 export function defineWorkflow<In extends z.ZodObject>(spec: Omit<WorkflowDefinition<In>, "graph">): WorkflowDefinition<In> {
   const graph = spec.builder.compile({ name: spec.name, description: spec.description } as any) as WorkflowDefinition["graph"];
   return { ...spec, graph };
+}
+
+/**
+ * A workflow's input schema from its fields: a zod object (LangGraph checks a
+ * zod input object whole when the graph is invoked, required fields included,
+ * where a `StateSchema` input only checks the keys present) that also answers
+ * `getJsonSchema()` / `getInputJsonSchema()` like a `StateSchema`, which is how
+ * the LangGraph server and Studio read a graph's input form.
+ */
+export function inputSchema<F extends z.ZodRawShape>(fields: F): z.ZodObject<F> {
+  const schema = z.object(fields);
+  const asState = new StateSchema(fields as any);
+  return Object.assign(schema, {
+    getJsonSchema: () => asState.getJsonSchema(),
+    getInputJsonSchema: () => ({ ...(asState.getInputJsonSchema() as object), required: requiredKeys(fields) }),
+  });
+}
+
+function requiredKeys(fields: z.ZodRawShape): string[] {
+  return Object.entries(fields)
+    .filter(([, field]) => !(field as z.ZodType).safeParse(undefined).success)
+    .map(([key]) => key);
 }

@@ -85,7 +85,7 @@ describe("streamWorkflow", () => {
     const listed = listWorkflows();
     expect(listed.map((w) => w.name)).toEqual(workflowNames);
     expect(new Set(listed.map((w) => w.pattern))).toEqual(
-      new Set(["prompt chaining", "routing", "parallelization (map)", "parallelization (sectioning)", "parallelization (voting)", "orchestrator-workers", "evaluator-optimizer"]),
+      new Set(["prompt chaining", "routing", "parallelization (map)", "parallelization (sectioning)", "parallelization (voting)", "orchestrator-workers", "evaluator-optimizer", "orchestrator-workers + human-in-the-loop"]),
     );
   });
 });

@@ -84,6 +84,8 @@ const BITEXT_ROWS = [
   ["customer support", "virtual assistant", "where is my order 555?", "track_order", "order_id", "555", "18", "21", "ORDER", "BIL", "Let me check, \"order 555\" is on its way."],
   ["customer support", "virtual assistant", "  I want my money back  ", "get_refund", "", "", "", "", "REFUND", "B", "Of course, refunds take 5 days."],
   ["customer support", "virtual assistant", "second complaint, ignored", "complaint", "", "", "", "", "FEEDBACK", "BL", "Sorry."],
+  ["customer support", "virtual assistant", "send me my invoice", "get_invoice", "", "", "", "", "INVOICE", "B", "Here it is."],
+  ["customer support", "virtual assistant", "can you get me invoice #4411", "get_invoice", "invoice_id", "#4411", "22", "27", "INVOICE", "B", "Here it is."],
 ];
 
 function csvLine(cells: readonly string[]): string {
@@ -202,7 +204,7 @@ describe("routeQueries and renderRoutingReport on the shipped samples", () => {
 });
 
 describe("runMainJob on a data directory in the public layout", () => {
-  it("prints the routing table, the agreement line and steps 2 to 7", async () => {
+  it("prints the routing table, the agreement line and steps 2 to 8", async () => {
     const printed: string[] = [];
     const { routing, data } = await runMainJob({ dataDir, concurrency: 3, print: (l) => printed.push(l) });
     const text = printed.join("\n");
@@ -220,14 +222,14 @@ describe("runMainJob on a data directory in the public layout", () => {
     expect(text).toMatch(/^agreement with routes\.json: \d+\.\d%/m);
     expect(text).toContain("0 failed");
 
-    const others = ["contentPipeline", "bulkClassification", "sectionedAnalysis", "votingClassification", "researchAssistant", "iterativeRefinement"];
+    const others = ["contentPipeline", "bulkClassification", "sectionedAnalysis", "votingClassification", "researchAssistant", "multiIntentSupport", "iterativeRefinement"];
     expect(new Set([...others, "supportRouting"])).toEqual(new Set(workflowNames));
     others.forEach((name, i) => {
       expect(text).toMatch(new RegExp(`^${i + 2}\\. ${name} \\(`, "m"));
     });
     const stepStarts = others.map((name) => printed.findIndex((l) => l.includes(`. ${name} (`)));
     expect(stepStarts).toEqual([...stepStarts].sort((a, b) => a - b));
-    expect(text).not.toMatch(/^8\. /m);
+    expect(text).not.toMatch(/^9\. /m);
     expect(text).toMatch(/agreement with the sentiment labels: \d+\/6/);
     expect(text).toContain(`customer message made of the first Bitext requests of intents ${CUSTOMER_MESSAGE_INTENTS.join(", ")}`);
 
@@ -238,7 +240,9 @@ describe("runMainJob on a data directory in the public layout", () => {
     expect(data.reviews.map((r) => r.label)).toEqual(["positive", "negative", "positive", "negative", "positive", "negative"]);
     expect(data.article.sources).toBe(SESSION_BODY);
     expect(data.refinement.reference).toBe(TIMEOUTS_BODY);
-    expect(data.customerMessage).toBe("I have a complaint about your service. where is my order 555? I want my money back.");
+    expect(data.customerMessage).toBe("I have a complaint about your service. Where is my order 555? I want my money back.");
+    // Rows naming an entity are preferred: the second get_invoice row, not the first.
+    expect(data.multiIntentMessage).toBe("Can you get me invoice #4411. Where is my order 555? I want my money back.");
   });
 
   it("a limit routes an evenly spaced subset of the queries", async () => {
@@ -300,7 +304,7 @@ describe("data helpers", () => {
   it("composeCustomerMessage joins the first request of each intent, in the intents' order", () => {
     const rows = BITEXT_ROWS.map((r) => ({ instruction: r[2], intent: r[3] }));
     expect(composeCustomerMessage(rows, CUSTOMER_MESSAGE_INTENTS)).toBe(
-      "I have a complaint about your service. where is my order 555? I want my money back.",
+      "I have a complaint about your service. Where is my order 555? I want my money back.",
     );
     expect(composeCustomerMessage(rows, ["get_refund", "complaint"])).toBe("I want my money back. I have a complaint about your service.");
     expect(composeCustomerMessage([{ instruction: "Help!", intent: "x" }], ["x"])).toBe("Help!");

@@ -27,6 +27,8 @@ export interface MainJobData {
   research: { task: string; sources: string };
   refinement: { task: string; reference: string };
   customerMessage: string;
+  /** A message with several requests, for multiIntentSupport. */
+  multiIntentMessage: string;
 }
 
 /** The project's root folder (where package.json is). */
@@ -103,18 +105,22 @@ export function loadReviews(dir: string): MainJobData["reviews"] {
 /** The Bitext intents whose first rows make up the main job's customer message. */
 export const CUSTOMER_MESSAGE_INTENTS = ["complaint", "track_order", "get_refund"];
 
+/** The Bitext intents whose first rows with an entity (invoice id, order id, amount) make up the multi-intent message. */
+export const MULTI_INTENT_INTENTS = ["get_invoice", "track_order", "get_refund"];
+
 /**
  * One customer message made of the first Bitext request of each intent in
- * `intents`, in that order, each ending with a full stop (Bitext requests are
- * single short sentences).
+ * `intents`, in that order, each capitalised and ending with a full stop
+ * (Bitext requests are single short sentences, often lower-case). Rows that name an entity (an invoice or order id,
+ * an amount) are preferred.
  * @throws {DataFileError} when an intent has no row.
  */
-export function composeCustomerMessage(rows: Array<{ instruction: string; intent: string }>, intents: readonly string[]): string {
+export function composeCustomerMessage(rows: Array<{ instruction: string; intent: string; entity_value?: string }>, intents: readonly string[]): string {
   return intents
     .map((intent) => {
-      const row = rows.find((r) => r.intent === intent);
+      const row = rows.find((r) => r.intent === intent && r.entity_value) ?? rows.find((r) => r.intent === intent);
       if (!row) throw new DataFileError("bitext_customer_support", `no request with intent "${intent}"`);
-      const text = row.instruction.trim();
+      const text = row.instruction.trim().replace(/^\p{Ll}/u, (c) => c.toUpperCase());
       return /[.?!]$/.test(text) ? text : `${text}.`;
     })
     .join(" ");
@@ -132,7 +138,7 @@ export function loadPublicData(dir: string): MainJobData {
     columns: true,
     skip_empty_lines: true,
     bom: true,
-  }) as Array<{ instruction: string; intent: string }>;
+  }) as Array<{ instruction: string; intent: string; entity_value: string }>;
   const customer = composeCustomerMessage(bitext, CUSTOMER_MESSAGE_INTENTS);
   return {
     source: dir,
@@ -146,6 +152,7 @@ export function loadPublicData(dir: string): MainJobData {
     },
     refinement: { task: "Explain when to set a timeout on a request and what happens without one", reference: timeouts },
     customerMessage: customer,
+    multiIntentMessage: composeCustomerMessage(bitext, MULTI_INTENT_INTENTS),
   };
 }
 

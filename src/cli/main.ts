@@ -91,7 +91,8 @@ function usageSummary(byNode: Record<string, TokenUsage>, total: TokenUsage): st
 
 async function runSingle(name: string, input: unknown, flags: RunFlags, stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): Promise<number> {
   const options = runOptionsFrom(flags);
-  const spec = resolveCheckpointerSpec(flags.checkpointer, flags.thread ? `sqlite:${DEFAULT_THREADS_FILE}` : undefined);
+  // A thread needs a checkpointer; a one-shot run has one only when asked for.
+  const spec = flags.thread || flags.checkpointer ? resolveCheckpointerSpec(flags.checkpointer) : undefined;
   const checkpointer = spec ? await openCheckpointer(spec) : undefined;
   try {
     if (checkpointer) {

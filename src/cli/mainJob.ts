@@ -11,7 +11,7 @@ import { streamWorkflow, type RunOptions } from "../facade.js";
 import { resolveModelSettings } from "../models/configuration.js";
 import { emptyUsage, type TokenUsage } from "../runtime/usage.js";
 import { runBatch, DEFAULT_BATCH_CONCURRENCY } from "./batch.js";
-import { CUSTOMER_MESSAGE_INTENTS, loadPublicData, loadSamples, resolveDataDir, type MainJobData, type SupportRoute } from "./data.js";
+import { CUSTOMER_MESSAGE_INTENTS, MULTI_INTENT_INTENTS, loadPublicData, loadSamples, resolveDataDir, type MainJobData, type SupportRoute } from "./data.js";
 import { formatDuration, formatUsage, percent, renderTable } from "./render.js";
 
 /** Queries routed with a real model when `--limit` is not given (a full Banking77 pass is 20,000 paid calls). */
@@ -183,6 +183,21 @@ export async function runMainJob(options: MainJobOptions = {}): Promise<{ routin
       name: "researchAssistant",
       input: data.research,
       show: (o) => [`task: ${data.research.task}`, `subtasks: ${JSON.stringify(o.subtasks)}`, `synthesis: ${clip(o.synthesis, 300)}`],
+    },
+    {
+      title: data.samples
+        ? "multiIntentSupport (orchestrator-workers, typed workers) on a sample multi-request message"
+        : `multiIntentSupport (orchestrator-workers, typed workers) on a message made of the first Bitext requests with an entity of intents ${MULTI_INTENT_INTENTS.join(", ")}`,
+      name: "multiIntentSupport",
+      input: { message: data.multiIntentMessage, reviewBeforeSend: false },
+      show: (o) => {
+        const outcomes = o.outcomes as Array<{ type: string; status: string; detail: string }>;
+        return [
+          `message: ${clip(data.multiIntentMessage)}`,
+          ...outcomes.map((t) => `${t.type} -> ${t.status}: ${clip(t.detail, 120)}`),
+          `unhandled: ${JSON.stringify(o.unhandled)}; sent: ${JSON.stringify(o.sent)}`,
+        ];
+      },
     },
     {
       title: "iterativeRefinement (evaluator-optimizer) on the Requests timeout docs",

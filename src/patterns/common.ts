@@ -5,6 +5,7 @@
  * @module
  */
 import { StateGraph, type LangGraphRunnableConfig, type RetryPolicy, type StateSchema } from "@langchain/langgraph";
+import type { z } from "zod";
 import { DEFAULT_RETRY_POLICY } from "../runtime/retry.js";
 
 /**
@@ -19,8 +20,12 @@ export type AnyStateSchema = StateSchema<any>;
 /** Schemas of a graph: its state, and optionally the narrower input and output Studio shows. */
 export interface GraphSchemas {
   state: AnyStateSchema;
-  /** Fields the graph accepts when invoked (defaults to the whole state). */
-  input?: AnyStateSchema;
+  /**
+   * Fields the graph accepts when invoked (defaults to the whole state). A zod
+   * object is checked whole (required fields included) when the graph is
+   * invoked; a `StateSchema` only checks the keys present.
+   */
+  input?: AnyStateSchema | z.ZodObject;
   /** Fields the graph returns (defaults to the whole state). */
   output?: AnyStateSchema;
 }
