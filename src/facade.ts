@@ -15,6 +15,7 @@ import { setMaxListeners } from "node:events";
 import { performance } from "node:perf_hooks";
 import { WORKFLOW_METADATA_KEY, withCheckpointMetadata } from "./runtime/checkpointer.js";
 import { ConfigurationError, parseInput } from "./runtime/errors.js";
+import { pendingInterrupts, type PendingInterrupt } from "./runtime/interrupts.js";
 import { emptyUsage, UsageTracker, type TokenUsage } from "./runtime/usage.js";
 import { getWorkflow } from "./registry.js";
 import type { WorkflowDefinition } from "./workflow.js";
@@ -46,14 +47,7 @@ export interface RunOptions {
   callbacks?: Callbacks;
 }
 
-/** An `interrupt()` waiting for a human: resume it by id. */
-export interface PendingInterrupt {
-  id: string;
-  /** The node that raised it. */
-  node: string;
-  /** What the node asked (for an approval step: the draft, the question, the deadline). */
-  value: unknown;
-}
+export type { PendingInterrupt };
 
 /** Progress and result events of {@link streamWorkflow}. */
 export type WorkflowEvent =
@@ -156,7 +150,7 @@ export async function* executeGraph(
   let interrupts: PendingInterrupt[] = [];
   if (options.checkpointer && configurable.thread_id) {
     const state = await graph.getState({ configurable: { thread_id: configurable.thread_id } });
-    interrupts = state.tasks.flatMap((t) => (t.interrupts ?? []).map((i) => ({ id: String(i.id), node: t.name, value: i.value })));
+    interrupts = await pendingInterrupts(state, options.checkpointer);
   }
   yield {
     type: "result",

@@ -9,6 +9,7 @@
  */
 import { Command, type BaseCheckpointSaver, type StateSnapshot } from "@langchain/langgraph";
 import { executeGraph, graphFor, lastResult, type PendingInterrupt, type RunOptions, type WorkflowEvent } from "./facade.js";
+import { pendingInterrupts } from "./runtime/interrupts.js";
 import { isApprovalRequest, parseReviewDecision } from "./patterns/approval.js";
 import { getWorkflow } from "./registry.js";
 import { WORKFLOW_METADATA_KEY } from "./runtime/checkpointer.js";
@@ -80,10 +81,6 @@ export interface ThreadState {
   interrupts: PendingInterrupt[];
 }
 
-function interruptsOf(snapshot: StateSnapshot): PendingInterrupt[] {
-  return snapshot.tasks.flatMap((t) => (t.interrupts ?? []).map((i) => ({ id: String(i.id), node: t.name, value: i.value })));
-}
-
 /**
  * The current state of `threadId`.
  * @throws {UnknownThreadError} when the thread has no checkpoint.
@@ -99,7 +96,7 @@ export async function getThreadState(threadId: string, saver: BaseCheckpointSave
     createdAt: snapshot.createdAt,
     values: snapshot.values as Record<string, unknown>,
     next: [...snapshot.next],
-    interrupts: interruptsOf(snapshot),
+    interrupts: await pendingInterrupts(snapshot, saver),
   };
 }
 
@@ -125,11 +122,13 @@ export async function getThreadHistory(threadId: string, saver: BaseCheckpointSa
   const snapshots: StateSnapshot[] = [];
   for await (const s of graphFor(workflow, saver).getStateHistory({ configurable: { thread_id: threadId } })) snapshots.push(s);
   snapshots.reverse();
-  return snapshots.map((s, i) => ({
+  // A checkpoint holds the writes of its parent's next tasks (after a fork, the parent is not the entry before it).
+  const byId = new Map(snapshots.map((s) => [String(s.config.configurable?.checkpoint_id), s]));
+  return snapshots.map((s) => ({
     checkpointId: String(s.config.configurable?.checkpoint_id),
     step: Number(s.metadata?.step ?? 0),
     source: String(s.metadata?.source ?? ""),
-    nodes: i === 0 ? [] : [...snapshots[i - 1].next],
+    nodes: [...(byId.get(String(s.parentConfig?.configurable?.checkpoint_id))?.next ?? [])],
     createdAt: s.createdAt,
     next: [...s.next],
   }));
@@ -202,7 +201,7 @@ export async function* forkThread(
   options: Omit<RunOptions, "threadId" | "checkpointer"> & { values?: Record<string, unknown>; asNode?: string } = {},
 ): AsyncGenerator<WorkflowEvent> {
   const workflow = await workflowOfThread(saver, threadId);
-  const at = { configurable: { thread_id: threadId, checkpoint_id: checkpointId } };
+  const at = { configurable: { thread_id: threadId, checkpoint_ns: "", checkpoint_id: checkpointId } };
   if (!(await saver.getTuple(at))) throw new UnknownCheckpointError(threadId, checkpointId);
   let from = at;
   if (options.values) {

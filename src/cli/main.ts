@@ -199,9 +199,7 @@ export function buildProgram(stdout: NodeJS.WritableStream = process.stdout, std
       .option("--concurrency <n>", "rows run at once", positiveInt, DEFAULT_BATCH_CONCURRENCY)
       .option("--model <name>", "model name for the default role (`offline` for the offline model)");
 
-  mainOptions(program)
-    .allowExcessArguments(true)
-    .action(async (opts) => {
+  mainOptions(program).action(async (opts) => {
       if (program.args.length) program.error(`error: unknown command '${program.args[0]}'`, { exitCode: 2, code: "llm-workflows.unknownCommand" });
       program.setOptionValue("exitCode", await mainJob(opts));
     });
@@ -368,6 +366,8 @@ export function buildProgram(stdout: NodeJS.WritableStream = process.stdout, std
       }),
     );
 
+  // After the subcommands: commander copies this setting into commands created later.
+  program.allowExcessArguments(true);
   return program;
 }
 
