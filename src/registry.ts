@@ -12,6 +12,12 @@ import { definition as researchAssistant } from "../graphs/researchAssistant.js"
 import { definition as sectionedAnalysis } from "../graphs/sectionedAnalysis.js";
 import { definition as supportRouting } from "../graphs/supportRouting.js";
 import { definition as votingClassification } from "../graphs/votingClassification.js";
+import { definition as feedbackAnalysis } from "../graphs/feedbackAnalysis.js";
+import { definition as adaptiveQuestionAnswering } from "../graphs/adaptiveQuestionAnswering.js";
+import { definition as documentExtraction } from "../graphs/documentExtraction.js";
+import { definition as intelligentSupport } from "../graphs/intelligentSupport.js";
+import { definition as researchReport } from "../graphs/researchReport.js";
+import { definition as draftAndImprove } from "../graphs/draftAndImprove.js";
 import { UnknownWorkflowError } from "./runtime/errors.js";
 import type { WorkflowDefinition } from "./workflow.js";
 
@@ -25,6 +31,12 @@ export const workflows = {
   researchAssistant,
   iterativeRefinement,
   multiIntentSupport,
+  feedbackAnalysis,
+  adaptiveQuestionAnswering,
+  documentExtraction,
+  intelligentSupport,
+  researchReport,
+  draftAndImprove,
 } as const satisfies Record<string, WorkflowDefinition<any>>;
 
 /** A registered workflow's name. */

@@ -84,8 +84,9 @@ describe("streamWorkflow", () => {
   it("lists every workflow with its pattern", () => {
     const listed = listWorkflows();
     expect(listed.map((w) => w.name)).toEqual(workflowNames);
-    expect(new Set(listed.map((w) => w.pattern))).toEqual(
-      new Set(["prompt chaining", "routing", "parallelization (map)", "parallelization (sectioning)", "parallelization (voting)", "orchestrator-workers", "evaluator-optimizer", "orchestrator-workers + human-in-the-loop"]),
-    );
+    const patterns = new Set(listed.map((w) => w.pattern));
+    for (const core of ["prompt chaining", "routing", "parallelization (map)", "parallelization (sectioning)", "parallelization (voting)", "orchestrator-workers", "evaluator-optimizer"]) {
+      expect(patterns).toContain(core);
+    }
   });
 });

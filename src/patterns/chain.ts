@@ -52,6 +52,12 @@ export type ChainGate<S> = (state: S, step: string) => string | undefined | null
 export interface PromptChainOptions<S> extends GraphSchemas, PolicyOptions {
   steps: ChainStep<S>[];
   gate?: ChainGate<S>;
+  /**
+   * Whether to run the first step at all (the seed's `Workflow.run` checks
+   * `should_continue` before every step, the first included). False routes
+   * straight to END; no step runs and nothing is written.
+   */
+  entryGate?: (state: S) => boolean;
 }
 
 const RESERVED = new Set([START, END]);
@@ -85,7 +91,10 @@ export function buildPromptChain<S extends ChainState>(options: PromptChainOptio
         : { ...update, stopReason: null, stoppedAfter: null };
     }, nodeOptions(options));
   });
-  graph.addEdge(START, steps[0].name);
+  if (options.entryGate) {
+    const entryGate = options.entryGate;
+    graph.addConditionalEdges(START, (s: S) => (entryGate(s) ? steps[0].name : END), [steps[0].name, END]);
+  } else graph.addEdge(START, steps[0].name);
   steps.forEach((step, i) => {
     const next = steps[i + 1];
     if (!next) graph.addEdge(step.name, END);

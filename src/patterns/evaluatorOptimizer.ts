@@ -93,6 +93,8 @@ export interface EvaluatorOptimizerOptions<S extends EvaluatorOptimizerState> ex
   generate: (state: S, config: LangGraphRunnableConfig) => Promise<Partial<S>> | Partial<S>;
   /** Scores `state.draft`: writes `{ score, feedback }` (score 1-10). */
   evaluate: (state: S, config: LangGraphRunnableConfig) => Promise<Pick<S, "score" | "feedback"> & Partial<S>>;
+  /** Node that runs after the loop (and the review) ends; default `END`. Add it to the returned graph. */
+  then?: string;
   /**
    * Optional human review of the final draft (state needs `approvalFields`):
    * approve or edit ends the run; reject feeds the reason back as feedback for
@@ -154,11 +156,14 @@ export function buildEvaluatorOptimizer<S extends EvaluatorOptimizerState>(optio
     FINALIZE_NODE,
   ]);
   const review = options.review;
+  const after = options.then ?? END;
   if (!review) {
-    graph.addEdge(FINALIZE_NODE, END);
+    graph.addEdge(FINALIZE_NODE, after);
     return graph;
   }
-  graph.addConditionalEdges(FINALIZE_NODE, (state: S) => (review.enabled(state) ? REQUEST_REVIEW_NODE : END), [REQUEST_REVIEW_NODE, END]);
+  graph.addConditionalEdges(FINALIZE_NODE, (state: S) => (review.enabled(state) ? REQUEST_REVIEW_NODE : after), [
+    ...new Set([REQUEST_REVIEW_NODE, after]),
+  ]);
   addApprovalStep<S & { review: Review | null }>(graph, {
     ...options,
     question: "Approve the final draft, edit it, or reject it with what to change.",
@@ -169,9 +174,9 @@ export function buildEvaluatorOptimizer<S extends EvaluatorOptimizerState>(optio
     deadlineMs: review.deadlineMs,
     onDeadline: review.onDeadline,
     now: review.now,
-    approvedTo: END,
+    approvedTo: after,
     rejectedTo: GENERATE_NODE,
-    escalatedTo: END,
+    escalatedTo: after,
   });
   return graph;
 }

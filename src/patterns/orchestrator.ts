@@ -7,7 +7,15 @@
  * ```
  * START -> orchestrator -> worker x N (Send) -> synthesizer -> END
  *                      \-> synthesizer (no subtasks)
+ *                      \-> sequential worker -(more)-> itself   (option `sequential`)
+ *                                            \-(done)-> synthesizer
  * ```
+ *
+ * With the `sequential` option a run may take the subtasks one at a time
+ * instead: a loop node runs the same worker function on subtask `i` (the
+ * index lives in state), then on `i + 1`, and so on, writing to the same
+ * results channel, so the synthesizer (and the output) is the same for both
+ * (seed 001's sequential vs parallel FAQ generation).
  *
  * @example
  * ```ts
@@ -48,6 +56,15 @@ export interface OrchestratorWorkersOptions<S, T, C, R> extends GraphSchemas, Po
    * conditional edge. Add those nodes to the returned graph.
    */
   then?: string | { path: (state: S) => string; targets: string[] };
+  /**
+   * Optional sequential alternative to the fan-out, chosen per run: when
+   * `when(state)` is true, node `name` runs the worker on one subtask per
+   * superstep, in plan order, keeping the next index in the number channel
+   * `indexKey` (reset to 0 by the orchestrator), then hands over to the
+   * synthesizer. One superstep per subtask: keep the subtask count under
+   * LangGraph's recursion limit (25 by default, minus the other nodes).
+   */
+  sequential?: { name: string; when: (state: S, config: LangGraphRunnableConfig) => boolean; indexKey: string };
 }
 
 /**
@@ -58,11 +75,18 @@ export interface OrchestratorWorkersOptions<S, T, C, R> extends GraphSchemas, Po
 export function buildOrchestratorWorkers<S, T, C = undefined, R = unknown>(
   options: OrchestratorWorkersOptions<S, T, C, R>,
 ): BuiltGraph {
-  checkNodeNames("buildOrchestratorWorkers", [options.orchestrator.name, options.worker.name, options.synthesizer.name]);
+  const sequential = options.sequential;
+  checkNodeNames("buildOrchestratorWorkers", [
+    options.orchestrator.name,
+    options.worker.name,
+    options.synthesizer.name,
+    ...(sequential ? [sequential.name] : []),
+  ]);
   const graph: any = createGraph(options, options);
   graph.addNode(options.orchestrator.name, async (state: S, config: LangGraphRunnableConfig) => ({
     ...(await options.orchestrator.run(state, config)),
     [options.resultsKey]: new Overwrite([]),
+    ...(sequential ? { [sequential.indexKey]: 0 } : {}),
   }), nodeOptions(options));
   graph.addNode(options.synthesizer.name, (state: S, config: LangGraphRunnableConfig) => {
     const entries = (state as Record<string, Indexed<R>[]>)[options.resultsKey] ?? [];
@@ -80,9 +104,39 @@ export function buildOrchestratorWorkers<S, T, C = undefined, R = unknown>(
     then: options.synthesizer.name,
     maxConcurrency: options.maxConcurrency,
     timeoutMs: options.timeoutMs,
+    divert: sequential && {
+      path: (state, config) => (sequential.when(state, config) ? sequential.name : undefined),
+      targets: [sequential.name],
+    },
   });
+  if (sequential) addSequentialWorker(graph, options, sequential);
   const then = options.then ?? END;
   if (typeof then === "string") graph.addEdge(options.synthesizer.name, then);
   else graph.addConditionalEdges(options.synthesizer.name, then.path, then.targets);
   return graph;
+}
+
+/**
+ * The loop node of the `sequential` option: worker on subtask `state[indexKey]`,
+ * result written as `{ index, value }` like a fan-out worker's, index + 1, and
+ * back to itself until every subtask is done.
+ */
+function addSequentialWorker<S, T, C, R>(
+  graph: any,
+  options: OrchestratorWorkersOptions<S, T, C, R>,
+  sequential: NonNullable<OrchestratorWorkersOptions<S, T, C, R>["sequential"]>,
+): void {
+  const indexOf = (state: S) => Number((state as Record<string, unknown>)[sequential.indexKey] ?? 0);
+  graph.addNode(sequential.name, async (state: S, config: LangGraphRunnableConfig) => {
+    const subtasks = options.subtasks(state);
+    const index = indexOf(state);
+    const context = (options.context ? options.context(state) : undefined) as C;
+    const value = await options.worker.run(subtasks[index], index, context, config);
+    return { [options.resultsKey]: [{ index, value }], [sequential.indexKey]: index + 1 };
+  }, nodeOptions(options));
+  graph.addConditionalEdges(
+    sequential.name,
+    (state: S) => (indexOf(state) < options.subtasks(state).length ? sequential.name : options.synthesizer.name),
+    [sequential.name, options.synthesizer.name],
+  );
 }

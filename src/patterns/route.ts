@@ -21,6 +21,7 @@
  * @module
  */
 import { END, START, type LangGraphRunnableConfig } from "@langchain/langgraph";
+import type { Runnable } from "@langchain/core/runnables";
 import { GraphDefinitionError } from "../runtime/errors.js";
 import { checkNodeNames } from "./chain.js";
 import { createGraph, nodeOptions, type BuiltGraph, type GraphSchemas, type NodeFn, type PolicyOptions } from "./common.js";
@@ -71,8 +72,11 @@ export interface RouterOptions<S> extends GraphSchemas, PolicyOptions {
   classifier: { name: string; run: NodeFn<S> };
   /** Reads the classifier's decision from the state. */
   decision: (state: S) => RouteDecision | undefined;
-  /** Route name -> handler node (the node is named after the route). */
-  routes: Record<string, NodeFn<S>>;
+  /**
+   * Route name -> handler (the node is named after the route): a node function,
+   * or a compiled subgraph whose state shares keys with this graph's.
+   */
+  routes: Record<string, NodeFn<S> | Runnable>;
   /** The fallback node; it gets the reason it was chosen. */
   fallback: { name: string; run: (state: S, config: LangGraphRunnableConfig, reason: string) => ReturnType<NodeFn<S>> };
   /**

@@ -69,8 +69,14 @@ export async function openCheckpointer(spec: string): Promise<OpenCheckpointer> 
     const { PostgresSaver } = await import("@langchain/langgraph-checkpoint-postgres");
     const { default: pg } = await import("pg");
     const saver = PostgresSaver.fromConnString(spec);
-    await saver.setup();
     const pool = new pg.Pool({ connectionString: spec, max: 4 });
+    // An idle pooled connection that the server closes (a restart, a dropped database)
+    // is reported as an "error" event on its pool; unhandled, it would crash the process.
+    // The pool replaces the connection on next use, so the event needs no more than a handler.
+    const ignoreIdleError = () => {};
+    pool.on("error", ignoreIdleError);
+    (saver as unknown as { pool?: { on?: (event: string, fn: () => void) => void } }).pool?.on?.("error", ignoreIdleError);
+    await saver.setup();
     const ledger = new PostgresLedger(pool);
     attachLedger(saver, ledger);
     const url = new URL(spec);

@@ -1,7 +1,7 @@
 /**
- * The support desk the multi-intent workflow acts on: it opens billing cases,
- * issues return authorisations (RMA numbers), looks up orders and sends
- * emails. {@link InMemorySupportDesk} is deterministic (sequential ids, order
+ * The support desk the support workflows act on: it opens billing cases,
+ * issues return authorisations (RMA numbers), looks up orders, opens
+ * escalation tickets and sends emails. {@link InMemorySupportDesk} is deterministic (sequential ids, order
  * data derived from the order id) so that tests and offline runs repeat
  * exactly; inject another implementation through the run config
  * (`configurable.supportDesk`) or {@link setDefaultSupportDesk}.
@@ -39,6 +39,14 @@ export interface OrderStatus {
   carrier?: string;
 }
 
+/** An escalation ticket for the product or support team. */
+export interface EscalationTicket {
+  ticketId: string;
+  priority: "high" | "medium" | "low";
+  summary: string;
+  actions: string[];
+}
+
 /** A sent email. */
 export interface SentEmail {
   messageId: string;
@@ -52,6 +60,7 @@ export interface SupportDesk {
   createReturn(input: { product: string; reason: string }): Promise<ReturnAuthorisation>;
   lookupOrder(orderId: string): Promise<OrderStatus>;
   sendEmail(input: { to: string; body: string }): Promise<SentEmail>;
+  createEscalation(input: Omit<EscalationTicket, "ticketId">): Promise<EscalationTicket>;
 }
 
 const STATUSES: Array<NonNullable<OrderStatus["status"]>> = ["processing", "shipped", "out for delivery", "delivered"];
@@ -63,6 +72,7 @@ export class InMemorySupportDesk implements SupportDesk {
   readonly returns: ReturnAuthorisation[] = [];
   readonly emails: SentEmail[] = [];
   readonly lookups: string[] = [];
+  readonly escalations: EscalationTicket[] = [];
 
   /** @param today - The date order ETAs count from (YYYY-MM-DD), fixed for repeatable runs. */
   constructor(private readonly today = "2026-01-15") {}
@@ -91,6 +101,12 @@ export class InMemorySupportDesk implements SupportDesk {
     const status = STATUSES[h[0] % STATUSES.length];
     const eta = new Date(Date.parse(`${this.today}T00:00:00Z`) + ((h[1] % 7) + 1) * 86_400_000).toISOString().slice(0, 10);
     return { orderId, found: true, status, carrier: CARRIERS[h[2] % CARRIERS.length], ...(status === "delivered" ? {} : { expectedDelivery: eta }) };
+  }
+
+  async createEscalation(input: Omit<EscalationTicket, "ticketId">): Promise<EscalationTicket> {
+    const record = { ticketId: `ESC-${String(this.escalations.length + 1).padStart(5, "0")}`, ...input };
+    this.escalations.push(record);
+    return record;
   }
 
   async sendEmail(input: { to: string; body: string }): Promise<SentEmail> {
