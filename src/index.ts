@@ -31,4 +31,22 @@ export {
   DEFAULT_MAX_ITERATIONS,
 } from "./patterns/evaluatorOptimizer.js";
 export { indexedResults, orderedResults, FanOutIncompleteError } from "./patterns/fanOut.js";
+export { buildDag, checkDependencies, dagGenerations, dagLeaves, findCycle, type DagNode, type DagOptions } from "./patterns/dag.js";
+export {
+  buildMapReduce,
+  mapReduceFields,
+  groupByTokens,
+  truncateToTokens,
+  FinishReason,
+  DEFAULT_MAX_ROUNDS,
+  MAX_ROUNDS_LIMIT,
+  type MapReduceOptions,
+  type MapReduceState,
+} from "./patterns/mapReduce.js";
+export { Workflow, workflowStateFields, type Step, type WorkflowOptions } from "./patterns/sequentialWorkflow.js";
+export { addApprovalStep, approvalFields, ReviewDecision, parseReviewDecision, type ApprovalRequest } from "./patterns/approval.js";
+export { listThreads, getThreadState, getThreadHistory, resumeThread, resumeWorkflow, forkThread, type ThreadSummary, type ThreadState, type CheckpointEntry } from "./threads.js";
+export { onceForTask, MemoryLedger, SqliteLedger, PostgresLedger, type TaskLedger } from "./runtime/ledger.js";
+export { retrieve, type KnowledgeDocument, type Passage } from "./runtime/retrieval.js";
+export { InMemorySupportDesk, setDefaultSupportDesk, type SupportDesk } from "./stores/supportDesk.js";
 export type { NodeFn, PolicyOptions, BuiltGraph } from "./patterns/common.js";

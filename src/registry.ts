@@ -18,6 +18,8 @@ import { definition as documentExtraction } from "../graphs/documentExtraction.j
 import { definition as intelligentSupport } from "../graphs/intelligentSupport.js";
 import { definition as researchReport } from "../graphs/researchReport.js";
 import { definition as draftAndImprove } from "../graphs/draftAndImprove.js";
+import { definition as knowledgeGraph } from "../graphs/knowledgeGraph.js";
+import { definition as summarization } from "../graphs/summarization.js";
 import { UnknownWorkflowError } from "./runtime/errors.js";
 import type { WorkflowDefinition } from "./workflow.js";
 
@@ -37,6 +39,8 @@ export const workflows = {
   intelligentSupport,
   researchReport,
   draftAndImprove,
+  knowledgeGraph,
+  summarization,
 } as const satisfies Record<string, WorkflowDefinition<any>>;
 
 /** A registered workflow's name. */

@@ -180,12 +180,20 @@ export interface FanOutOptions<S, I, C, R> {
   maxConcurrency?: (state: S, config: LangGraphRunnableConfig) => number | undefined;
   /** Per-attempt timeout of a worker in ms, counted once it holds a slot. */
   timeoutMs?: number;
+  /**
+   * Optional alternative to the fan-out: when `path` names a node (one of
+   * `targets`) for a run with items, the state goes there instead of to the
+   * workers (e.g. a loop that does the items one at a time). Add those nodes
+   * to the graph. Default: always fan out.
+   */
+  divert?: { path: (state: S, config: LangGraphRunnableConfig) => string | undefined; targets: string[] };
 }
 
 /**
  * Adds a `Send` fan-out to `graph`: after `from`, one `workerName` task per
  * item (all in one superstep), then `then`. With zero items it goes straight to
- * `then`. The node writing before the fan-out should reset `resultsKey` with
+ * `then`; with `divert`, a run may go to another node instead of fanning out.
+ * The node writing before the fan-out should reset `resultsKey` with
  * `new Overwrite([])` so that a thread's second run starts empty.
  */
 export function addFanOut<S, I, C, R>(graph: any, options: FanOutOptions<S, I, C, R>): void {
@@ -195,10 +203,12 @@ export function addFanOut<S, I, C, R>(graph: any, options: FanOutOptions<S, I, C
     (state: S, config: LangGraphRunnableConfig) => {
       const items = options.items(state);
       if (items.length === 0) return options.then;
+      const diverted = options.divert?.path(state, config);
+      if (diverted) return diverted;
       const context = (options.context ? options.context(state) : undefined) as C;
       return sendEach(options.workerName, items, context, options.maxConcurrency?.(state, config));
     },
-    [options.workerName, options.then],
+    [options.workerName, options.then, ...(options.divert?.targets ?? [])],
   );
   graph.addEdge(options.workerName, options.then);
 }
