@@ -20,8 +20,9 @@ export const MAX_ITEMS = 100_000;
 
 export const ItemResult = z.object({
   item: z.string().describe("The item as given"),
-  label: z.string().describe("The chosen label"),
-  confidence: z.number().describe("The classifier's confidence, 0-1"),
+  label: z.string().nullable().describe("The chosen label; null when the item failed"),
+  confidence: z.number().nullable().describe("The classifier's confidence, 0-1; null when the item failed"),
+  error: z.string().optional().describe("Why the item failed (only with minSuccesses)"),
 });
 export type ItemResult = z.infer<typeof ItemResult>;
 
@@ -35,9 +36,17 @@ const inputFields = {
     .describe("The labels to choose from"),
   labelDescriptions: z.record(z.string(), z.string()).default({}).describe("Optional: what each label means"),
   maxConcurrency: z.number().int().min(1).optional().describe("At most this many classifications at once (default: all)"),
+  minSuccesses: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe("Tolerate failed items (after retries) as long as this many succeed; the result is then marked partial (default: any failure fails the run)"),
 };
 const outputFields = {
   results: z.array(ItemResult).default(() => []).describe("One result per item, in input order"),
+  partial: z.boolean().default(false).describe("Whether some items failed and are missing a label"),
+  failures: z.array(z.object({ index: z.number(), item: z.string(), error: z.string() })).default(() => []).describe("The failed items, with their errors"),
 };
 
 /** The input: checked whole (required fields too) by the facade, LangGraph and the server. */
@@ -80,8 +89,13 @@ export const definition = defineWorkflow({
     context: (s) => ({ labels: s.labels, labelDescriptions: s.labelDescriptions }),
     worker: { name: "classify_item", run: classifyItem },
     resultsKey: "classified",
-    collect: (results) => ({ results }),
+    collect: (results, state, { failures, partial }) => ({
+      results: results.map((r, i) => r ?? { item: state.items[i], label: null, confidence: null, error: failures.find((f) => f.index === i)?.error }),
+      partial,
+      failures: failures.map((f) => ({ index: f.index, item: state.items[f.index], error: f.error })),
+    }),
     maxConcurrency: (s) => s.maxConcurrency,
+    minSuccesses: (s) => s.minSuccesses,
   }),
   example: {
     items: [

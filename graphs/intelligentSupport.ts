@@ -120,6 +120,7 @@ const outputFields = {
   category: z.enum(CATEGORY_NAMES).nullable().default(null).describe("The classifier's category"),
   confidence: z.number().nullable().default(null).describe("The classifier's confidence, 0-1"),
   fallbackReason: z.string().nullable().default(null).describe("Why the fallback answered, when it did"),
+  classificationError: z.string().nullable().default(null).describe("Why the classifier's answer was refused, when it was"),
   route: shared.route,
   response: shared.response,
   details: shared.details,

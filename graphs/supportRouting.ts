@@ -11,6 +11,7 @@ import { getChatModel } from "../src/models/factory.js";
 import { optionList, tagged } from "../src/models/prompting.js";
 import { invokeStructured } from "../src/models/structured.js";
 import { buildRouter, DEFAULT_CONFIDENCE_THRESHOLD } from "../src/patterns/route.js";
+import { StructuredOutputError } from "../src/runtime/errors.js";
 import { defineWorkflow, inputSchema } from "../src/workflow.js";
 
 /** The support categories and what each covers (the classifier's definitions). */
@@ -55,6 +56,7 @@ const outputFields = {
   confidence: z.number().nullable().default(null).describe("The classifier's confidence, 0-1"),
   route: z.enum([...CATEGORY_NAMES, FALLBACK_ROUTE]).nullable().default(null).describe("The handler that answered"),
   fallbackReason: z.string().nullable().default(null).describe("Why the fallback answered, when it did"),
+  classificationError: z.string().nullable().default(null).describe("Why the classifier's answer was refused, when it was"),
   response: z.string().default("").describe("The reply to the customer"),
 };
 
@@ -64,9 +66,24 @@ export const SupportOutput = new StateSchema(outputFields);
 export const SupportState = new StateSchema({ ...inputFields, ...outputFields });
 export type SupportState = typeof SupportState.State;
 
-/** Classifier node: structured classification of the query. */
+/**
+ * Classifier node: structured classification of the query. An answer that
+ * stays invalid after repair (a category that does not exist, say) sends the
+ * query to the fallback route, with the reason, instead of failing the run.
+ */
 export async function classifyQuery(state: SupportState, config: LangGraphRunnableConfig) {
-  const result = await invokeStructured(
+  let result: z.infer<typeof Classification>;
+  try {
+    result = await classify(state, config);
+  } catch (error) {
+    if (!(error instanceof StructuredOutputError)) throw error;
+    return { category: null, confidence: null, route: null, fallbackReason: null, classificationError: error.message };
+  }
+  return { category: result.category, confidence: result.confidence, route: null, fallbackReason: null, classificationError: null };
+}
+
+async function classify(state: SupportState, config: LangGraphRunnableConfig) {
+  return invokeStructured(
     getChatModel("default", config),
     Classification,
     "Classification",
@@ -76,7 +93,6 @@ export async function classifyQuery(state: SupportState, config: LangGraphRunnab
     ],
     config,
   );
-  return { category: result.category, confidence: result.confidence, route: null, fallbackReason: null };
 }
 
 function handler(route: Category | typeof FALLBACK_ROUTE) {

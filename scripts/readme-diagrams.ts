@@ -6,6 +6,10 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { workflowNames, getWorkflow } from "../src/registry.js";
+import { examplesA } from "../src/patterns/examples/partA.js";
+
+/** The builders' example graphs, by README marker name (`<!-- mermaid:example:NAME -->`). */
+export const EXAMPLES: Record<string, { getGraph(): { drawMermaid(): string } }> = { ...examplesA };
 
 const README = new URL("../README.md", import.meta.url);
 
@@ -15,9 +19,20 @@ export function diagramBlock(name: string): string {
   return `<!-- mermaid:${name} -->\n\`\`\`mermaid\n${mermaid}\n\`\`\`\n<!-- /mermaid:${name} -->`;
 }
 
-/** `text` with every diagram block replaced by the current one. */
+/** The README block for a builder example's diagram. */
+export function exampleBlock(name: string): string {
+  const mermaid = EXAMPLES[name].getGraph().drawMermaid().trim();
+  return `<!-- mermaid:example:${name} -->\n\`\`\`mermaid\n${mermaid}\n\`\`\`\n<!-- /mermaid:example:${name} -->`;
+}
+
+/** `text` with every diagram block (workflows and builder examples) replaced by the current one. */
 export function withDiagrams(text: string): string {
   let out = text;
+  for (const name of Object.keys(EXAMPLES)) {
+    const pattern = new RegExp(`<!-- mermaid:example:${name} -->[\\s\\S]*?<!-- /mermaid:example:${name} -->`);
+    if (!pattern.test(out)) throw new Error(`README.md has no <!-- mermaid:example:${name} --> block`);
+    out = out.replace(pattern, () => exampleBlock(name));
+  }
   for (const name of workflowNames) {
     const pattern = new RegExp(`<!-- mermaid:${name} -->[\\s\\S]*?<!-- /mermaid:${name} -->`);
     if (!pattern.test(out)) throw new Error(`README.md has no <!-- mermaid:${name} --> block`);

@@ -17,6 +17,8 @@ import { WORKFLOW_METADATA_KEY, withCheckpointMetadata } from "./runtime/checkpo
 import { ConfigurationError, parseInput } from "./runtime/errors.js";
 import { pendingInterrupts, type PendingInterrupt } from "./runtime/interrupts.js";
 import { emptyUsage, UsageTracker, type TokenUsage } from "./runtime/usage.js";
+import type { Budget } from "./runtime/cost.js";
+import { redactSecrets } from "./runtime/redact.js";
 import { getWorkflow } from "./registry.js";
 import type { WorkflowDefinition } from "./workflow.js";
 
@@ -45,6 +47,10 @@ export interface RunOptions {
   recursionLimit?: number;
   /** Extra LangChain callbacks (tracing). */
   callbacks?: Callbacks;
+  /** Stop the run with a `BudgetExceededError` before the model call that would exceed this (tokens and/or USD). */
+  budget?: Budget;
+  /** Append one JSON line per model call to this file (default: `LLM_WORKFLOWS_CALL_LOG`, else none). Secrets are redacted. */
+  callLog?: string;
 }
 
 export type { PendingInterrupt };
@@ -103,7 +109,11 @@ export async function* executeGraph(
     throw new ConfigurationError("threadId", "a checkpointer to keep the thread in (option checkpointer)", options.threadId);
   }
   raiseListenerLimit();
-  const tracker = new UsageTracker();
+  const tracker = new UsageTracker({
+    budget: options.budget,
+    callLog: options.callLog ?? (process.env.LLM_WORKFLOWS_CALL_LOG || undefined),
+    secrets: [options.configurable?.apiKey as string | undefined, process.env.OPENAI_API_KEY].filter((s): s is string => !!s),
+  });
   const graph = graphFor(workflow, options.checkpointer);
   const callbacks = Array.isArray(options.callbacks) ? [...options.callbacks, tracker] : options.callbacks ?? [tracker];
   if (!Array.isArray(callbacks)) callbacks.addHandler(tracker);
@@ -135,7 +145,8 @@ export async function* executeGraph(
       } else {
         const begin = started.get(chunk.id);
         started.delete(chunk.id);
-        const error = chunk.error ? String(chunk.error?.message ?? chunk.error) : tracker.taskErrors.get(chunk.id);
+        const raw = chunk.error ? String(chunk.error?.message ?? chunk.error) : tracker.taskErrors.get(chunk.id);
+        const error = raw === undefined ? undefined : redactSecrets(raw);
         yield {
           type: "node",
           node: chunk.name,

@@ -50,3 +50,63 @@ export { onceForTask, MemoryLedger, SqliteLedger, PostgresLedger, type TaskLedge
 export { retrieve, type KnowledgeDocument, type Passage } from "./runtime/retrieval.js";
 export { InMemorySupportDesk, setDefaultSupportDesk, type SupportDesk } from "./stores/supportDesk.js";
 export type { NodeFn, PolicyOptions, BuiltGraph } from "./patterns/common.js";
+export {
+  appendList,
+  branchFailure,
+  branchFailureList,
+  BranchFailure,
+  type Fallback,
+  type FallbackOptions,
+  type OrchestrationOptions,
+} from "./patterns/policies.js";
+export {
+  buildParameterChain,
+  parameterChainGenerations,
+  resolveParameters,
+  findReferences,
+  ParameterResolutionError,
+  type ParameterStep,
+  type ParameterChainOptions,
+} from "./patterns/parameterChain.js";
+export { buildForkJoin, forkJoinFields, FORK_NODE, type ForkJoinOptions, type ForkJoinState } from "./patterns/forkJoin.js";
+export {
+  buildScatterGather,
+  scatterGatherFields,
+  scatterGatherRetryPolicy,
+  ScatterGatherFailedError,
+  ResultNotAcceptedError,
+  type ScatterGatherOptions,
+  type ScatterGatherOutcome,
+  type ScatterGatherState,
+  type ScatterService,
+} from "./patterns/scatterGather.js";
+export {
+  buildIfThenElse,
+  buildSwitchCase,
+  buildGuard,
+  guardFields,
+  switchTarget,
+  type IfThenElseOptions,
+  type SwitchCaseOptions,
+  type GuardOptions,
+  type GuardedStep,
+  type StepGuard,
+  type GuardState,
+} from "./patterns/conditional.js";
+export {
+  buildWhileLoop,
+  buildForEach,
+  buildPagination,
+  whileLoopFields,
+  forEachFields,
+  paginationFields,
+  whileLoopRecursionLimit,
+  forEachRecursionLimit,
+  paginationRecursionLimit,
+  DEFAULT_LOOP_MAX_ITERATIONS,
+  DEFAULT_MAX_PAGES,
+  type WhileLoopOptions,
+  type ForEachOptions,
+  type PaginationOptions,
+  type PaginationStopReason,
+} from "./patterns/loops.js";

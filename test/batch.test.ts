@@ -332,8 +332,9 @@ describe("runBatch", () => {
         calls: sum.calls + (r.usage?.calls ?? 0),
         inputTokens: sum.inputTokens + (r.usage?.inputTokens ?? 0),
         outputTokens: sum.outputTokens + (r.usage?.outputTokens ?? 0),
+        usd: sum.usd + (r.usage?.usd ?? 0),
       }),
-      { calls: 0, inputTokens: 0, outputTokens: 0 },
+      { calls: 0, inputTokens: 0, outputTokens: 0, usd: 0 },
     );
     expect(summary.usage.calls).toBeGreaterThan(0);
     expect(summary.usage).toEqual(perRow);

@@ -8,7 +8,7 @@
 import pLimit from "p-limit";
 
 import { streamWorkflow, type RunOptions } from "../facade.js";
-import { emptyUsage, type TokenUsage } from "../runtime/usage.js";
+import { addUsage, emptyUsage, type TokenUsage } from "../runtime/usage.js";
 import type { Row } from "./io.js";
 
 /** Rows run at once unless told otherwise. */
@@ -103,9 +103,7 @@ export async function runBatch(inputs: Iterable<Row> | AsyncIterable<Row>, optio
           if (event.type !== "result") continue;
           record.output = event.output;
           record.usage = event.usage;
-          usage.calls += event.usage.calls;
-          usage.inputTokens += event.usage.inputTokens;
-          usage.outputTokens += event.usage.outputTokens;
+          addUsage(usage, event.usage);
         }
       } catch (error) {
         failed++;

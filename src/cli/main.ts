@@ -16,6 +16,7 @@ import { forkThread, getThreadHistory, getThreadState, listThreads, resumeThread
 import { getWorkflow, listWorkflows } from "../registry.js";
 import { openCheckpointer, resolveCheckpointerSpec, DEFAULT_THREADS_FILE, type OpenCheckpointer } from "../runtime/checkpointer.js";
 import { DataFileError, LlmWorkflowsError } from "../runtime/errors.js";
+import { redactSecrets } from "../runtime/redact.js";
 import { emptyUsage, type TokenUsage } from "../runtime/usage.js";
 import { runBatch, DEFAULT_BATCH_CONCURRENCY } from "./batch.js";
 import { inputFileKind, parseFieldMappings, parseJson, readJsonFile, readRows, rowToInput, type Row } from "./io.js";
@@ -36,6 +37,9 @@ function collect(value: string, previous: string[]): string[] {
 }
 
 interface RunFlags {
+  budgetUsd?: number;
+  budgetTokens?: number;
+  callLog?: string;
   input?: string;
   inputFile?: string;
   field: string[];
@@ -48,8 +52,17 @@ interface RunFlags {
   progress: boolean;
 }
 
-function runOptionsFrom(flags: { model?: string }): RunOptions {
-  return flags.model ? { model: flags.model } : {};
+function runOptionsFrom(flags: { model?: string; budgetUsd?: number; budgetTokens?: number; callLog?: string }): RunOptions {
+  const options: RunOptions = flags.model ? { model: flags.model } : {};
+  if (flags.budgetUsd !== undefined || flags.budgetTokens !== undefined) options.budget = { maxUsd: flags.budgetUsd, maxTokens: flags.budgetTokens };
+  if (flags.callLog) options.callLog = flags.callLog;
+  return options;
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("expected a number above 0");
+  return n;
 }
 
 /** Prints node progress (stderr), the output (stdout), pending interrupts and the token table (stderr). */
@@ -84,9 +97,9 @@ async function printEvents(
 }
 
 function usageSummary(byNode: Record<string, TokenUsage>, total: TokenUsage): string {
-  const rows = Object.entries(byNode).map(([node, u]) => [node, u.calls, u.inputTokens, u.outputTokens]);
-  rows.push(["total", total.calls, total.inputTokens, total.outputTokens]);
-  return renderTable(["node", "calls", "input tokens", "output tokens"], rows as Array<Array<string | number>>);
+  const rows = Object.entries(byNode).map(([node, u]) => [node, u.calls, u.inputTokens, u.outputTokens, u.usd.toFixed(6)]);
+  rows.push(["total", total.calls, total.inputTokens, total.outputTokens, total.usd.toFixed(6)]);
+  return renderTable(["node", "calls", "input tokens", "output tokens", "USD"], rows as Array<Array<string | number>>);
 }
 
 async function runSingle(name: string, input: unknown, flags: RunFlags, stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): Promise<number> {
@@ -240,6 +253,9 @@ export function buildProgram(stdout: NodeJS.WritableStream = process.stdout, std
     .option("--thread <id>", "run on this thread (kept in the checkpointer)")
     .addOption(new Option("--checkpointer <spec>", "memory | sqlite:PATH | postgres://URL (default with --thread: sqlite:" + DEFAULT_THREADS_FILE + ")"))
     .option("--json", "print the output as JSON")
+    .option("--budget-usd <usd>", "stop before the model call that would take the run over this cost (USD)", positiveNumber)
+    .option("--budget-tokens <n>", "stop before the model call that would take the run over this many tokens", positiveInt)
+    .option("--call-log <file>", "append one JSON line per model call (node, model, prompt, response, tokens, latency, retries; secrets redacted)")
     .option("--no-progress", "batch mode: no progress bar")
     .action(async (name: string, flags: RunFlags) => {
       const workflow = getWorkflow(name);
@@ -394,10 +410,10 @@ export async function main(argv: string[], stdout: NodeJS.WritableStream = proce
       return error.exitCode === 0 ? 0 : 2;
     }
     if (error instanceof LlmWorkflowsError) {
-      stderr.write(`llm-workflows: ${error.message}\n`);
+      stderr.write(`llm-workflows: ${redactSecrets(error.message)}\n`);
       return 1;
     }
-    const message = error instanceof Error ? error.message : String(error);
+    const message = redactSecrets(error instanceof Error ? error.message : String(error));
     stderr.write(`llm-workflows: ${message}\n`);
     if (process.env.LLM_WORKFLOWS_DEBUG && error instanceof Error) stderr.write(`${error.stack}\n`);
     return 1;

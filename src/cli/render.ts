@@ -30,10 +30,16 @@ export function formatDuration(ms: number): string {
   return ms < 1000 ? `${ms.toFixed(ms < 10 ? 1 : 0)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 
-/** `3 calls, 1,204 in / 310 out tokens`. */
+/** `3 calls, 1,204 in / 310 out tokens, USD 0.000367` (USD only when priced above 0). */
 export function formatUsage(usage: TokenUsage): string {
   if (usage.calls === 0) return "no model calls";
-  return `${usage.calls} call${usage.calls === 1 ? "" : "s"}, ${usage.inputTokens.toLocaleString("en-US")} in / ${usage.outputTokens.toLocaleString("en-US")} out tokens`;
+  const usd = usage.usd > 0 ? `, ${formatUsd(usage.usd)}` : "";
+  return `${usage.calls} call${usage.calls === 1 ? "" : "s"}, ${usage.inputTokens.toLocaleString("en-US")} in / ${usage.outputTokens.toLocaleString("en-US")} out tokens${usd}`;
+}
+
+/** `USD 0.000367`. */
+export function formatUsd(usd: number): string {
+  return `USD ${usd.toFixed(usd >= 1 ? 2 : 6)}`;
 }
 
 /** A plain-text table with a header row; numbers right-aligned. */

@@ -9,8 +9,16 @@
  * | strong model  | `strongModel`      | `LLM_WORKFLOWS_STRONG_MODEL`    | `gpt-4o`       |
  * | temperature   | `temperature`      | `LLM_WORKFLOWS_TEMPERATURE`     | `0`            |
  * | timeout (ms)  | `timeoutMs`        | `LLM_WORKFLOWS_TIMEOUT_MS`      | `60000`        |
- * | retries       | `maxRetries`       | `LLM_WORKFLOWS_MAX_RETRIES`     | `2`            |
+ * | retries       | `maxRetries`       | `LLM_WORKFLOWS_MAX_RETRIES`     | `5` (per request, in the transport) |
  * | base URL      | `baseURL`          | `OPENAI_BASE_URL`               | OpenAI's       |
+ * | requests/min  | `rpm`              | `LLM_WORKFLOWS_RPM`             | none           |
+ * | tokens/min    | `tpm`              | `LLM_WORKFLOWS_TPM`             | none           |
+ * | concurrency   | `maxConcurrency`   | `LLM_WORKFLOWS_MAX_CONCURRENCY` | `64` (adaptive below it) |
+ * | Redis         | `redisUrl`         | `LLM_WORKFLOWS_REDIS_URL`       | none (limits per process) |
+ * | fallbacks     | `fallbackModels` / `strongFallbackModels` | `LLM_WORKFLOWS_FALLBACK_MODELS` / `LLM_WORKFLOWS_STRONG_FALLBACK_MODELS` | none |
+ *
+ * A fallback is a model name, or `name@baseURL` for another OpenAI-compatible
+ * endpoint (same key); lists are comma-separated in the environment.
  *
  * A model name of `offline` selects the embedded offline model whatever else is set.
  *
@@ -39,6 +47,16 @@ export interface ModelSettings {
   baseURL?: string;
   /** API key; undefined for the offline model. */
   apiKey?: string;
+  /** Requests per minute to this model (undefined: no limit). */
+  rpm?: number;
+  /** Tokens per minute to this model (undefined: no limit). */
+  tpm?: number;
+  /** Most calls in flight to this model; the adaptive limit stays below it. */
+  maxConcurrency?: number;
+  /** Redis URL shared by processes for the RPM/TPM budget. */
+  redisUrl?: string;
+  /** Models tried in order when this one fails: names, or `name@baseURL`. */
+  fallbacks: string[];
 }
 
 /** Model used for the `default` role with a provider (seed 000 uses gpt-4o-mini). */
@@ -49,8 +67,8 @@ export const DEFAULT_STRONG_MODEL = "gpt-4o";
 export const DEFAULT_TEMPERATURE = 0;
 /** Per-request timeout in ms. */
 export const DEFAULT_TIMEOUT_MS = 60_000;
-/** Retries of one request inside the provider client. */
-export const DEFAULT_MAX_RETRIES = 2;
+/** Retries of one provider request (in the transport, `transport.ts`). */
+export const DEFAULT_MAX_RETRIES = 5;
 /** The model name that selects the embedded offline model. */
 export const OFFLINE_MODEL_NAME = "offline";
 /**
@@ -110,6 +128,16 @@ export function resolveModelSettings(
   if (provider === "openai" && !apiKey && !baseURL) {
     throw new ConfigurationError("OPENAI_API_KEY", "an API key (or OPENAI_BASE_URL) for provider openai", undefined);
   }
+  const optionalInt = (key: string, envKey: string) => {
+    const v = pick(configurable, key, env, envKey);
+    return v === undefined ? undefined : toNumber(key, v, 0, 1, 1e9);
+  };
+  const fallbackValue = pick(configurable, role === "strong" ? "strongFallbackModels" : "fallbackModels", env, role === "strong" ? "LLM_WORKFLOWS_STRONG_FALLBACK_MODELS" : "LLM_WORKFLOWS_FALLBACK_MODELS");
+  const fallbacks = Array.isArray(fallbackValue)
+    ? fallbackValue.map(String)
+    : typeof fallbackValue === "string"
+      ? fallbackValue.split(",").map((s) => s.trim()).filter(Boolean)
+      : [];
   return {
     provider,
     model: provider === "offline" ? OFFLINE_MODEL_NAME : model,
@@ -118,5 +146,10 @@ export function resolveModelSettings(
     maxRetries: toNumber("maxRetries", pick(configurable, "maxRetries", env, "LLM_WORKFLOWS_MAX_RETRIES"), DEFAULT_MAX_RETRIES, 0, 20),
     baseURL: provider === "openai" ? baseURL : undefined,
     apiKey: provider === "openai" ? apiKey ?? LOCAL_SERVER_API_KEY : undefined,
+    rpm: optionalInt("rpm", "LLM_WORKFLOWS_RPM"),
+    tpm: optionalInt("tpm", "LLM_WORKFLOWS_TPM"),
+    maxConcurrency: optionalInt("maxConcurrency", "LLM_WORKFLOWS_MAX_CONCURRENCY"),
+    redisUrl: (pick(configurable, "redisUrl", env, "LLM_WORKFLOWS_REDIS_URL") as string | undefined) ?? undefined,
+    fallbacks: provider === "openai" ? fallbacks : [],
   };
 }

@@ -64,6 +64,12 @@ export function createGraph(schemas: GraphSchemas, policy: PolicyOptions = {}): 
   return graph;
 }
 
+/** The retry policy nodes of a graph built with `policy` get (the default when unset; undefined for `false`). */
+export function effectiveRetryPolicy(policy: PolicyOptions): RetryPolicy | undefined {
+  const retryPolicy = policy.retryPolicy === undefined ? DEFAULT_RETRY_POLICY : policy.retryPolicy;
+  return retryPolicy || undefined;
+}
+
 /** `addNode` options carrying `policy`'s timeout. */
 export function nodeOptions(policy: PolicyOptions): { timeout?: number } {
   return policy.timeoutMs ? { timeout: policy.timeoutMs } : {};

@@ -7,16 +7,24 @@
  *
  * @module
  */
-import { NodeTimeoutError, ReducedValue, Send, type LangGraphRunnableConfig } from "@langchain/langgraph";
+import { NodeTimeoutError, ReducedValue, Send, type LangGraphRunnableConfig, type RetryPolicy } from "@langchain/langgraph";
 import pLimit, { type LimitFunction } from "p-limit";
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { LlmWorkflowsError } from "../runtime/errors.js";
 
-/** One worker's result, tagged with its item's position in the input. */
+/** One worker's result, tagged with its item's position in the input; `error` instead of `value` for a tolerated failure. */
 export interface Indexed<T> {
   index: number;
   value: T;
+  /** Why the worker failed (only when the fan-out tolerates failures). */
+  error?: string;
+}
+
+/** A worker that failed in a fan-out that tolerates failures. */
+export interface WorkerFailure {
+  index: number;
+  error: string;
 }
 
 /** The payload a fan-out sends to each worker task. */
@@ -27,6 +35,8 @@ export interface WorkerPayload<I, C = unknown> {
   context: C;
   /** Concurrency limit of this fan-out, if any, and the key that identifies it. */
   limit?: { key: string; max: number };
+  /** Record a failure (after the retries) instead of failing the run. */
+  tolerate?: boolean;
 }
 
 /**
@@ -34,9 +44,10 @@ export interface WorkerPayload<I, C = unknown> {
  * (append reducer). Use it for the key your workers write.
  */
 export function indexedResults<T extends z.ZodType>(value: T): ReducedValue<Indexed<z.infer<T>>[], Indexed<z.infer<T>>[]> {
-  const schema = z.array(z.object({ index: z.number().int(), value })).default(() => []);
+  const entry = z.object({ index: z.number().int(), value: value.optional(), error: z.string().optional() });
+  const schema = z.array(entry).default(() => []);
   return new ReducedValue<Indexed<z.infer<T>>[], Indexed<z.infer<T>>[]>(schema as unknown as z.ZodType<Indexed<z.infer<T>>[]>, {
-    inputSchema: z.array(z.object({ index: z.number().int(), value })) as unknown as z.ZodType<Indexed<z.infer<T>>[]>,
+    inputSchema: z.array(entry) as unknown as z.ZodType<Indexed<z.infer<T>>[]>,
     reducer: (current: Indexed<z.infer<T>>[], next: Indexed<z.infer<T>>[]) => current.concat(next),
   });
 }
@@ -57,6 +68,22 @@ export class FanOutIncompleteError extends LlmWorkflowsError {
  * @throws {FanOutIncompleteError} when one is missing or repeated.
  */
 export function orderedResults<T>(entries: Indexed<T>[], expected: number, label: string): T[] {
+  return settledResults(entries, expected, label).values as T[];
+}
+
+/**
+ * Like {@link orderedResults}, for a fan-out that tolerates failures: the
+ * values in index order (undefined where the worker failed) and the failures.
+ * @throws {FanOutIncompleteError} when an index is missing or repeated.
+ */
+export function settledResults<T>(entries: Indexed<T>[], expected: number, label: string): { values: Array<T | undefined>; failures: WorkerFailure[] } {
+  const failures: WorkerFailure[] = [];
+  for (const e of entries) if (e.error !== undefined) failures.push({ index: e.index, error: e.error });
+  failures.sort((a, b) => a.index - b.index);
+  return { values: collectSlots(entries, expected, label), failures };
+}
+
+function collectSlots<T>(entries: Indexed<T>[], expected: number, label: string): Array<T | undefined> {
   const slots = new Array<T>(expected);
   const seen = new Uint8Array(expected);
   const duplicated: number[] = [];
@@ -78,9 +105,9 @@ export function orderedResults<T>(entries: Indexed<T>[], expected: number, label
  * One `Send` to `node` per item. With `maxConcurrency`, the workers of this
  * fan-out share a limiter so that at most that many run at once.
  */
-export function sendEach<I, C>(node: string, items: readonly I[], context: C, maxConcurrency?: number): Send[] {
+export function sendEach<I, C>(node: string, items: readonly I[], context: C, maxConcurrency?: number, tolerate?: boolean): Send[] {
   const limit = maxConcurrency && maxConcurrency < items.length ? { key: randomUUID(), max: maxConcurrency } : undefined;
-  return items.map((item, index) => new Send(node, { item, index, context, limit } satisfies WorkerPayload<I, C>));
+  return items.map((item, index) => new Send(node, { item, index, context, limit, ...(tolerate ? { tolerate } : {}) } satisfies WorkerPayload<I, C>));
 }
 
 /*
@@ -147,16 +174,27 @@ export function workerNode<I, C, R>(
   worker: (item: I, index: number, context: C, config: LangGraphRunnableConfig) => Promise<R> | R,
   name = "worker",
   timeoutMs?: number,
+  retryPolicy?: RetryPolicy,
 ) {
   return async (payload: WorkerPayload<I, C>, config: LangGraphRunnableConfig) => {
-    const value = await withinLimit(
-      payload.limit,
-      async () => worker(payload.item, payload.index, payload.context, config),
-      name,
-      config.signal,
-      timeoutMs,
-    );
-    return { [key]: [{ index: payload.index, value }] };
+    try {
+      const value = await withinLimit(
+        payload.limit,
+        async () => worker(payload.item, payload.index, payload.context, config),
+        name,
+        config.signal,
+        timeoutMs,
+      );
+      return { [key]: [{ index: payload.index, value }] };
+    } catch (error) {
+      if (!payload.tolerate) throw error;
+      // A tolerated failure is recorded once LangGraph's retries are spent (LangGraph's own
+      // node errorHandler cannot rethrow per run: a rethrown error is dropped silently).
+      const attempt = (config as { executionInfo?: { nodeAttempt?: number } }).executionInfo?.nodeAttempt ?? 1;
+      const retries = retryPolicy && attempt < (retryPolicy.maxAttempts ?? 3) && (retryPolicy.retryOn ? retryPolicy.retryOn(error) : true);
+      if (retries) throw error;
+      return { [key]: [{ index: payload.index, error: error instanceof Error ? error.message : String(error) }] };
+    }
   };
 }
 
@@ -180,6 +218,10 @@ export interface FanOutOptions<S, I, C, R> {
   maxConcurrency?: (state: S, config: LangGraphRunnableConfig) => number | undefined;
   /** Per-attempt timeout of a worker in ms, counted once it holds a slot. */
   timeoutMs?: number;
+  /** Whether a run records worker failures (after retries) instead of failing; read per run. */
+  tolerateFailures?: (state: S) => boolean;
+  /** The workers' retry policy (to know when a tolerated failure is final). */
+  retryPolicy?: RetryPolicy;
   /**
    * Optional alternative to the fan-out: when `path` names a node (one of
    * `targets`) for a run with items, the state goes there instead of to the
@@ -197,7 +239,7 @@ export interface FanOutOptions<S, I, C, R> {
  * `new Overwrite([])` so that a thread's second run starts empty.
  */
 export function addFanOut<S, I, C, R>(graph: any, options: FanOutOptions<S, I, C, R>): void {
-  graph.addNode(options.workerName, workerNode(options.resultsKey, options.worker, options.workerName, options.timeoutMs));
+  graph.addNode(options.workerName, workerNode(options.resultsKey, options.worker, options.workerName, options.timeoutMs, options.retryPolicy));
   graph.addConditionalEdges(
     options.from,
     (state: S, config: LangGraphRunnableConfig) => {
@@ -206,7 +248,7 @@ export function addFanOut<S, I, C, R>(graph: any, options: FanOutOptions<S, I, C
       const diverted = options.divert?.path(state, config);
       if (diverted) return diverted;
       const context = (options.context ? options.context(state) : undefined) as C;
-      return sendEach(options.workerName, items, context, options.maxConcurrency?.(state, config));
+      return sendEach(options.workerName, items, context, options.maxConcurrency?.(state, config), options.tolerateFailures?.(state));
     },
     [options.workerName, options.then, ...(options.divert?.targets ?? [])],
   );

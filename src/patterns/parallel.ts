@@ -15,8 +15,29 @@ import { END, Overwrite, ReducedValue, START, type LangGraphRunnableConfig } fro
 import { z } from "zod";
 import { GraphDefinitionError } from "../runtime/errors.js";
 import { checkNodeNames } from "./chain.js";
-import { createGraph, nodeOptions, type BuiltGraph, type GraphSchemas, type NodeFn, type PolicyOptions } from "./common.js";
-import { addFanOut, orderedResults, type Indexed } from "./fanOut.js";
+import { createGraph, effectiveRetryPolicy, nodeOptions, type BuiltGraph, type GraphSchemas, type NodeFn, type PolicyOptions } from "./common.js";
+import { addFanOut, settledResults, type Indexed, type WorkerFailure } from "./fanOut.js";
+import { LlmWorkflowsError } from "../runtime/errors.js";
+
+/** How a parallel map's workers fared: the failures (tolerated ones) and whether the results are partial. */
+export interface MapOutcome {
+  failures: WorkerFailure[];
+  /** True when some items failed and the run went on without them. */
+  partial: boolean;
+}
+
+/** Fewer items succeeded than the run's `minSuccesses`. */
+export class TooFewSuccessesError extends LlmWorkflowsError {
+  readonly failures: WorkerFailure[];
+
+  constructor(worker: string, succeeded: number, required: number, failures: WorkerFailure[]) {
+    super(
+      "TOO_FEW_SUCCESSES",
+      `${worker}: ${succeeded} item(s) succeeded, at least ${required} required; failures: ${failures.slice(0, 5).map((f) => `#${f.index} ${f.error}`).join("; ")}${failures.length > 5 ? ` (+${failures.length - 5} more)` : ""}`,
+    );
+    this.failures = failures;
+  }
+}
 
 /** Names of the nodes {@link buildParallelMap} and {@link buildVoting} add. */
 export const DISPATCH_NODE = "dispatch";
@@ -33,7 +54,16 @@ export interface ParallelMapOptions<S, I, C, R> extends GraphSchemas, PolicyOpti
   /** State key of the `indexedResults(...)` channel the workers write. */
   resultsKey: string;
   /** Turns the results, in input order, into the final update (e.g. `{ results }`). */
-  collect: (results: R[], state: S) => Partial<S>;
+  collect: (results: R[], state: S, outcome: MapOutcome) => Partial<S>;
+  /**
+   * Tolerated failures: with a number, a worker that still fails after its
+   * retries is recorded instead of failing the run, and the run finishes
+   * (marked partial, the failures listed) when at least that many items
+   * succeeded; below it, a {@link TooFewSuccessesError}. Read per run;
+   * undefined (the default) fails the run on the first failure, keeping the
+   * finished workers' results in the checkpoint for a resume.
+   */
+  minSuccesses?: (state: S) => number | undefined;
   /** Concurrency limit of the fan-out for a run (undefined: unbounded). */
   maxConcurrency?: (state: S, config: LangGraphRunnableConfig) => number | undefined;
 }
@@ -51,7 +81,13 @@ export function buildParallelMap<S, I, C = undefined, R = unknown>(options: Para
   graph.addNode(DISPATCH_NODE, () => ({ [options.resultsKey]: new Overwrite([]) }));
   graph.addNode(COLLECT_NODE, (state: S) => {
     const entries = (state as Record<string, Indexed<R>[]>)[options.resultsKey] ?? [];
-    return options.collect(orderedResults(entries, options.items(state).length, options.worker.name), state);
+    const expected = options.items(state).length;
+    const { values, failures } = settledResults(entries, expected, options.worker.name);
+    const min = options.minSuccesses?.(state);
+    if (failures.length && min !== undefined && expected - failures.length < min) {
+      throw new TooFewSuccessesError(options.worker.name, expected - failures.length, min, failures);
+    }
+    return options.collect(values as R[], state, { failures, partial: failures.length > 0 });
   });
   graph.addEdge(START, DISPATCH_NODE);
   addFanOut<S, I, C, R>(graph, {
@@ -64,6 +100,8 @@ export function buildParallelMap<S, I, C = undefined, R = unknown>(options: Para
     then: COLLECT_NODE,
     maxConcurrency: options.maxConcurrency,
     timeoutMs: options.timeoutMs,
+    tolerateFailures: options.minSuccesses ? (s) => options.minSuccesses!(s) !== undefined : undefined,
+    retryPolicy: effectiveRetryPolicy(options),
   });
   graph.addEdge(COLLECT_NODE, END);
   return graph;
@@ -176,5 +214,6 @@ export function buildVoting<S, C = undefined>(options: VotingOptions<S, C>): Bui
     worker: { name: options.voter.name, run: (voter, _index, context, config) => options.voter.run(voter, context, config) },
     resultsKey: options.votesKey,
     collect: (votes, state) => options.collect(tallyVotes(votes), votes, state),
+    minSuccesses: undefined,
   });
 }

@@ -75,15 +75,18 @@ export class UnknownWorkflowError extends LlmWorkflowsError {
 export class StructuredOutputError extends LlmWorkflowsError {
   readonly schemaName: string;
   readonly issues: FieldIssue[];
+  /** The graph node that asked, when known. */
+  readonly node?: string;
 
-  constructor(schemaName: string, issues: FieldIssue[], options?: { cause?: unknown }) {
+  constructor(schemaName: string, issues: FieldIssue[], options?: { cause?: unknown; node?: string }) {
     super(
       "STRUCTURED_OUTPUT",
-      `the model's answer for "${schemaName}" does not match its schema: ${describeIssues(issues)}`,
+      `${options?.node ? `node "${options.node}": ` : ""}the model's answer for "${schemaName}" does not match its schema: ${describeIssues(issues)}`,
       options,
     );
     this.schemaName = schemaName;
     this.issues = issues;
+    this.node = options?.node;
   }
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { graph, classifyQuery, handleBilling, handleFallback, CATEGORY_NAMES, HANDLER_PROMPTS } from "../../graphs/supportRouting.js";
 
-const base = { category: null, confidence: null, route: null, fallbackReason: null, response: "" };
+const base = { category: null, confidence: null, route: null, fallbackReason: null, classificationError: null, response: "" };
 
 describe("supportRouting nodes", () => {
   it("classify_query returns a category and a confidence in [0, 1]", async () => {
