@@ -110,3 +110,4 @@ export {
   type PaginationOptions,
   type PaginationStopReason,
 } from "./patterns/loops.js";
+export { runPythonTests, PythonUnavailableError, DEFAULT_PYTHON_TIMEOUT_MS, type PythonRunOptions, type PythonTestResult, type PythonTestFailure, type PythonFailureKind } from "./runtime/python.js";

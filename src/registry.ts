@@ -20,6 +20,8 @@ import { definition as researchReport } from "../graphs/researchReport.js";
 import { definition as draftAndImprove } from "../graphs/draftAndImprove.js";
 import { definition as knowledgeGraph } from "../graphs/knowledgeGraph.js";
 import { definition as summarization } from "../graphs/summarization.js";
+import { definition as faqGeneration } from "../graphs/faqGeneration.js";
+import { definition as codeGeneration } from "../graphs/codeGeneration.js";
 import { UnknownWorkflowError } from "./runtime/errors.js";
 import type { WorkflowDefinition } from "./workflow.js";
 
@@ -41,6 +43,8 @@ export const workflows = {
   draftAndImprove,
   knowledgeGraph,
   summarization,
+  faqGeneration,
+  codeGeneration,
 } as const satisfies Record<string, WorkflowDefinition<any>>;
 
 /** A registered workflow's name. */

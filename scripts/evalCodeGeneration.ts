@@ -1,0 +1,200 @@
+/**
+ * Runs the `codeGeneration` workflow on MBPP problems and checks its test
+ * harness on the dataset's reference solutions.
+ *
+ * ```sh
+ * npx tsx scripts/evalCodeGeneration.ts [--limit 10] [--file sanitized|full] [--max-iterations 3] [--data-dir DIR] [--all-references]
+ * ```
+ *
+ * - Problems: the first `--limit` problems of MBPP's test split (task ids
+ *   11-510, as the dataset's README specifies) from `mbpp/sanitized-mbpp.json`
+ *   (the hand-verified subset: `prompt`, `test_list`, `test_imports` as setup;
+ *   the default) or `mbpp/mbpp.jsonl` (`--file full`: `text`, `test_list`,
+ *   `test_setup_code`), read from the data directory (`--data-dir`, else
+ *   `LLM_WORKFLOWS_DATA`, else `../shared/data`). Nothing is copied.
+ * - The workflow gets the task text, the tests and the setup, never the
+ *   reference `code`. Printed per problem: tests passed by each attempt, the
+ *   final count, why the loop stopped, the first failure of the final code.
+ *   With the offline model (no `OPENAI_API_KEY`) the drafts are extracts of
+ *   the prompt, not code, so 0 tests pass: the script says so.
+ * - The harness check: the same problems' reference `code` through
+ *   `runPythonTests` (every test must pass), and each reference against the
+ *   next problem's tests (they must fail: the harness can tell right from
+ *   wrong). `--all-references` runs the reference check on every problem of
+ *   the file. Exit code 1 when a reference fails its own tests.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { definition, type TestRun } from "../graphs/codeGeneration.js";
+import { PROJECT_ROOT } from "../src/cli/data.js";
+import { resolveModelSettings } from "../src/models/configuration.js";
+import { runPythonTests, type PythonTestResult } from "../src/runtime/python.js";
+
+/** One MBPP problem as the workflow and the harness use it. */
+export interface MbppProblem {
+  taskId: number;
+  task: string;
+  tests: string[];
+  setup: string;
+  /** The dataset's reference solution: only ever given to the harness check, never to the workflow. */
+  reference: string;
+}
+
+/** MBPP's test split (README: "Task IDs 11-510 are used for testing"). */
+export const TEST_SPLIT = { first: 11, last: 510 };
+
+interface Options {
+  limit: number;
+  file: "sanitized" | "full";
+  maxIterations: number;
+  dataDir?: string;
+  allReferences: boolean;
+}
+
+function fail(message: string): never {
+  console.error(`evalCodeGeneration: ${message}`);
+  process.exit(2);
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = { limit: 10, file: "sanitized", maxIterations: 3, allReferences: false };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, value] = [argv[i], argv[i + 1]];
+    const int = (min: number, max: number) => {
+      const n = Number(value);
+      if (!Number.isInteger(n) || n < min || n > max) fail(`${flag} needs a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
+      i++;
+      return n;
+    };
+    if (flag === "--limit") o.limit = int(1, 1000);
+    else if (flag === "--max-iterations") o.maxIterations = int(1, 10);
+    else if (flag === "--file") {
+      if (value !== "sanitized" && value !== "full") fail(`--file needs sanitized or full, got ${JSON.stringify(value)}`);
+      o.file = value;
+      i++;
+    } else if (flag === "--data-dir") {
+      if (!value) fail("--data-dir needs a directory");
+      o.dataDir = value;
+      i++;
+    } else if (flag === "--all-references") o.allReferences = true;
+    else fail(`unknown option ${flag}`);
+  }
+  return o;
+}
+
+function mbppDir(option?: string): string {
+  const explicit = option ?? process.env.LLM_WORKFLOWS_DATA;
+  const candidates = explicit ? [resolve(explicit)] : [resolve(process.cwd(), "../shared/data"), resolve(PROJECT_ROOT, "../shared/data")];
+  for (const dir of candidates) if (existsSync(join(dir, "mbpp"))) return join(dir, "mbpp");
+  return fail(`no mbpp folder in ${candidates.join(" or ")} (give --data-dir)`);
+}
+
+/** Every problem of the file, in task id order. */
+export function loadMbpp(dir: string, file: Options["file"]): MbppProblem[] {
+  const path = join(dir, file === "sanitized" ? "sanitized-mbpp.json" : "mbpp.jsonl");
+  if (!existsSync(path)) fail(`missing ${path}`);
+  const text = readFileSync(path, "utf8");
+  const problems: MbppProblem[] =
+    file === "sanitized"
+      ? (JSON.parse(text) as Array<{ task_id: number; prompt: string; code: string; test_list: string[]; test_imports: string[] }>).map((p) => ({
+          taskId: p.task_id,
+          task: p.prompt,
+          tests: p.test_list,
+          setup: (p.test_imports ?? []).join("\n"),
+          reference: p.code,
+        }))
+      : text
+          .split("\n")
+          .filter((l) => l.trim())
+          .map((l) => JSON.parse(l) as { task_id: number; text: string; code: string; test_list: string[]; test_setup_code: string })
+          .map((p) => ({ taskId: p.task_id, task: p.text, tests: p.test_list, setup: p.test_setup_code ?? "", reference: p.code }));
+  return problems.sort((a, b) => a.taskId - b.taskId);
+}
+
+const clip = (s: string, n: number) => {
+  const one = s.replace(/\s+/g, " ").trim();
+  return one.length <= n ? one : `${one.slice(0, n - 1)}…`;
+};
+
+/** Runs `items` through `fn`, `concurrency` at a time, results in input order. */
+async function mapLimit<T, R>(items: T[], concurrency: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await fn(items[i]);
+      }
+    }),
+  );
+  return out;
+}
+
+async function main(): Promise<void> {
+  const o = parseArgs(process.argv.slice(2));
+  const dir = mbppDir(o.dataDir);
+  const all = loadMbpp(dir, o.file);
+  const problems = all.filter((p) => p.taskId >= TEST_SPLIT.first && p.taskId <= TEST_SPLIT.last).slice(0, o.limit);
+  const provider = resolveModelSettings("default").provider;
+  console.log(`codeGeneration on ${problems.length} MBPP problems (${o.file === "sanitized" ? "sanitized-mbpp.json" : "mbpp.jsonl"}, test split, task ids ${problems[0]?.taskId}-${problems.at(-1)?.taskId}) from ${dir}`);
+  console.log(`model: ${provider}; up to ${o.maxIterations} attempts each; the workflow sees the task, the tests and the setup, never the reference code\n`);
+
+  let testsPassed = 0;
+  let testsTotal = 0;
+  let solved = 0;
+  const started = performance.now();
+  for (const p of problems) {
+    const t0 = performance.now();
+    try {
+      const out = await definition.graph.invoke({ task: p.task, tests: p.tests, setup: p.setup, maxIterations: o.maxIterations });
+      const runs = out.testRuns as TestRun[];
+      testsPassed += out.passed;
+      testsTotal += out.total;
+      if (out.passed === out.total) solved++;
+      const best = runs.find((r) => r.passed === out.passed && r.total === out.total) ?? runs.at(-1);
+      const firstFailure = best?.failed[0];
+      console.log(
+        `#${p.taskId} ${clip(p.task, 60)}\n   attempts ${runs.map((r) => `${r.passed}/${r.total}`).join(" -> ")}; final ${out.passed}/${out.total}; stopped on ${out.stopReason}; ${Math.round(performance.now() - t0)} ms` +
+          (firstFailure ? `\n   first failure: ${clip(firstFailure.test, 60)} -> ${clip(firstFailure.error, 90)}` : ""),
+      );
+    } catch (error) {
+      testsTotal += p.tests.length;
+      console.log(`#${p.taskId} ${clip(p.task, 60)}\n   ERROR: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  const share = testsTotal ? ((100 * testsPassed) / testsTotal).toFixed(1) : "0.0";
+  console.log(`\ngenerated code: ${testsPassed} of ${testsTotal} tests passed (${share}%); ${solved} of ${problems.length} problems solved (every test); ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  if (provider === "offline") {
+    console.log(
+      "offline model: it cannot write code (its drafts are extracts of the prompt), so 0 passed is the expected, honest result here;\n" +
+        "set OPENAI_API_KEY (or OPENAI_BASE_URL) to measure a model. The check below shows the evaluator itself works on this data.",
+    );
+  }
+
+  // The harness on the references: every test must pass; against the next problem's tests, they must fail.
+  const checked = o.allReferences ? all : problems;
+  const refs = await mapLimit(checked, 2, (p) => runPythonTests(p.reference, p.tests, { setup: p.setup }));
+  const refPassed = refs.reduce((n, r) => n + r.passed, 0);
+  const refTotal = refs.reduce((n, r) => n + r.total, 0);
+  const broken = checked.map((p, i) => ({ p, r: refs[i] })).filter(({ r }) => r.passed !== r.total);
+  const crossed = await mapLimit(problems, 2, async (p) => {
+    const next = problems[(problems.indexOf(p) + 1) % problems.length];
+    return next === p ? undefined : runPythonTests(p.reference, next.tests, { setup: next.setup });
+  });
+  const crossDone = crossed.filter((r): r is PythonTestResult => r !== undefined);
+  const crossRejected = crossDone.filter((r) => r.passed < r.total).length;
+  console.log(
+    `\nharness check on the reference solutions (${o.allReferences ? `all ${checked.length} problems of the file` : `the same ${checked.length} problems`}): ` +
+      `${refPassed} of ${refTotal} tests passed; ${checked.length - broken.length} of ${checked.length} references pass every test` +
+      ` (network: ${refs[0]?.network ?? "n/a"})`,
+  );
+  for (const { p, r } of broken.slice(0, 20)) console.log(`   #${p.taskId}: ${r.passed}/${r.total}; ${clip(r.failed[0]?.error ?? "", 120)}`);
+  console.log(`negative control: ${crossRejected} of ${crossDone.length} references fail the next problem's tests, as they should`);
+  if (broken.length) process.exitCode = 1;
+}
+
+main().catch((error) => {
+  console.error(`evalCodeGeneration: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});
