@@ -29,7 +29,10 @@ export type FaultKind =
   | "slow"
   | "truncated_stream"
   | "invalid_json"
-  | "schema_mismatch";
+  | "schema_mismatch"
+  | "bad_request_400"
+  | "unauthorized_401"
+  | "forbidden_403";
 
 export interface FaultServerOptions {
   /** Probability (0-1) of each fault per request. */
@@ -46,6 +49,8 @@ export interface FaultServerOptions {
   tpm?: number;
   /** Latency added to every answer, in ms. */
   latencyMs?: number;
+  /** Faults for the first requests, in order (null: none), before the random draws apply. */
+  sequence?: Array<FaultKind | null>;
 }
 
 export interface FaultServerStats {
@@ -104,7 +109,9 @@ export async function startFaultServer(options: FaultServerOptions = {}): Promis
   const started = Date.now();
   const sockets = new Set<Socket>();
 
+  const sequence = [...(options.sequence ?? [])];
   const draw = (): FaultKind | undefined => {
+    if (sequence.length) return sequence.shift() ?? undefined;
     const r = random();
     let acc = 0;
     for (const [kind, p] of Object.entries(options.faults ?? {}) as Array<[FaultKind, number]>) {
@@ -169,6 +176,12 @@ export async function startFaultServer(options: FaultServerOptions = {}): Promis
         return error(500, "The server had an error while processing your request.");
       case "server_503":
         return error(503, "The engine is currently overloaded.");
+      case "bad_request_400":
+        return error(400, "Invalid request: 'messages' is malformed.");
+      case "unauthorized_401":
+        return error(401, "Incorrect API key provided.");
+      case "forbidden_403":
+        return error(403, "You are not allowed to use this model.");
       case "connection_reset":
         req.socket.destroy();
         return;
