@@ -7,6 +7,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { workflowNames, getWorkflow } from "../src/registry.js";
 import { examplesA } from "../src/patterns/examples/partA.js";
+import { examples as examplesB } from "../src/patterns/examples/partB.js";
 
 /** The builders' example graphs, by README marker name (`<!-- mermaid:example:NAME -->`). */
 export const EXAMPLES: Record<string, { getGraph(): { drawMermaid(): string } }> = { ...examplesA };
@@ -28,6 +29,12 @@ export function exampleBlock(name: string): string {
 /** `text` with every diagram block (workflows and builder examples) replaced by the current one. */
 export function withDiagrams(text: string): string {
   let out = text;
+  for (const [name, graph] of Object.entries(examplesB)) {
+    const pattern = new RegExp(`<!-- mermaid-pattern:${name} -->[\\s\\S]*?<!-- /mermaid-pattern:${name} -->`);
+    if (!pattern.test(out)) throw new Error(`README.md has no <!-- mermaid-pattern:${name} --> block`);
+    const block = `<!-- mermaid-pattern:${name} -->\n\`\`\`mermaid\n${graph.getGraph().drawMermaid().trim()}\n\`\`\`\n<!-- /mermaid-pattern:${name} -->`;
+    out = out.replace(pattern, () => block);
+  }
   for (const name of Object.keys(EXAMPLES)) {
     const pattern = new RegExp(`<!-- mermaid:example:${name} -->[\\s\\S]*?<!-- /mermaid:example:${name} -->`);
     if (!pattern.test(out)) throw new Error(`README.md has no <!-- mermaid:example:${name} --> block`);

@@ -111,3 +111,106 @@ export {
   type PaginationStopReason,
 } from "./patterns/loops.js";
 export { runPythonTests, PythonUnavailableError, DEFAULT_PYTHON_TIMEOUT_MS, type PythonRunOptions, type PythonTestResult, type PythonTestFailure, type PythonFailureKind } from "./runtime/python.js";
+export {
+  buildRetry,
+  withRetry,
+  retryNode,
+  addPolicyNode,
+  addHandledNode,
+  errorHandlerNodeName,
+  retryAfterMs,
+  backoffIntervalMs,
+  resolveRetryPolicy,
+  realClock,
+  RetryAfterTooLongError,
+  DEFAULT_MAX_RETRY_AFTER_MS,
+  NO_RETRY,
+  type RetryOptions,
+  type RetryNodeOptions,
+  type RetryClock,
+  type NodePolicyOptions,
+  type FallbackFn,
+} from "./patterns/retry.js";
+export {
+  buildTryCatch,
+  tryCatchFields,
+  caughtErrorSchema,
+  describeError,
+  addGuardedNode,
+  UncaughtStepError,
+  CatchHandlerError,
+  type CaughtError,
+  type TryCatchOptions,
+} from "./patterns/tryCatch.js";
+export {
+  buildFallbackChain,
+  fallbackFields,
+  AllStrategiesFailedError,
+  StrategyRejectedError,
+  type FallbackStrategy,
+  type FallbackChainOptions,
+} from "./patterns/fallbackChain.js";
+export {
+  buildSaga,
+  sagaFields,
+  SagaCompensationError,
+  SagaRolledBackError,
+  type SagaStep,
+  type SagaOptions,
+  type SagaStatus,
+} from "./patterns/saga.js";
+export {
+  buildStateMachine,
+  stateMachineFields,
+  nextState,
+  InvalidTransitionError,
+  MaxTransitionsError,
+  DEFAULT_MAX_TRANSITIONS,
+  type TransitionTable,
+  type StateHandler,
+  type StateMachineOptions,
+} from "./patterns/stateMachine.js";
+export {
+  eventLog,
+  stateAt,
+  forkAt,
+  resumeRun,
+  NoCheckpointAtStepError,
+  type EventEntry,
+  type TaskWrites,
+  type StateAt,
+  type ForkOptions,
+} from "./patterns/eventSourcing.js";
+export {
+  buildDynamicWorkflow,
+  dynamicWorkflowFields,
+  planStages,
+  validatePlan,
+  UnknownPlanStepError,
+  InvalidPlanError,
+  UndeclaredWriteError,
+  DEFAULT_MAX_PLAN_LENGTH,
+  type RegisteredStep,
+  type Planner,
+  type StepInfo,
+} from "./patterns/dynamicWorkflow.js";
+export {
+  buildPipeline,
+  streamPipeline,
+  mapItems,
+  filterItems,
+  PipelineStageError,
+  type Transform,
+  type PipelineChunk,
+  type PipelineOptions,
+} from "./patterns/pipeline.js";
+export {
+  buildPubSub,
+  pubSubFields,
+  InvalidBusEventError,
+  ANY_EVENT,
+  type BusEvent,
+  type Delivery,
+  type PubSubReport,
+  type PubSubOptions,
+} from "./patterns/pubSub.js";

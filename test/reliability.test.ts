@@ -260,7 +260,7 @@ describe("fan-outs under faults", () => {
     const before = s.requests.length;
     const { resumeWorkflow } = await import("../src/threads.js");
     const result = await resumeWorkflow("fanout", checkpointer, config);
-    expect(result.output.results.map((r: { item: string }) => r.item)).toEqual(items);
+    expect((result.output.results as Array<{ item: string }>).map((r) => r.item)).toEqual(items);
     // Only the failed item and the one never started are asked again; the finished ones are not.
     expect(asked(before).sort()).toEqual(["charlie is down", "delta is down"]);
   });
