@@ -22,7 +22,7 @@
 import { END, START } from "@langchain/langgraph";
 import { z } from "zod";
 import { GraphDefinitionError } from "../runtime/errors.js";
-import { createGraph, nodeOptions, type BuiltGraph, type GraphSchemas, type NodeFn, type PolicyOptions } from "./common.js";
+import { createGraph, nodeOptions, type BuiltGraph, type GraphSchemas, type NodeFn, type PolicyOptions, type FallbackOption } from "./common.js";
 
 /** State fields a chain needs: spread them into your `StateSchema`. */
 export const chainFields = {
@@ -49,7 +49,7 @@ export interface ChainStep<S> {
 export type ChainGate<S> = (state: S, step: string) => string | undefined | null;
 
 /** Options of {@link buildPromptChain}. */
-export interface PromptChainOptions<S> extends GraphSchemas, PolicyOptions {
+export interface PromptChainOptions<S> extends GraphSchemas, PolicyOptions, FallbackOption<S> {
   steps: ChainStep<S>[];
   gate?: ChainGate<S>;
   /**
@@ -80,7 +80,7 @@ export function checkNodeNames(builder: string, names: string[]): void {
 export function buildPromptChain<S extends ChainState>(options: PromptChainOptions<S>): BuiltGraph {
   const { steps, gate } = options;
   checkNodeNames("buildPromptChain", steps.map((s) => s.name));
-  const graph: any = createGraph(options, options);
+  const graph: any = createGraph(options, { ...options, nodeFallback: options.fallback });
   steps.forEach((step, i) => {
     const isLast = i === steps.length - 1;
     graph.addNode(step.name, async (state: S, config: any) => {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { StateGraph, type LangGraphRunnableConfig, type RetryPolicy, type StateSchema } from "@langchain/langgraph";
+import { isGraphBubbleUp, StateGraph, type LangGraphRunnableConfig, type RetryPolicy, type StateSchema } from "@langchain/langgraph";
 import type { z } from "zod";
 import { DEFAULT_RETRY_POLICY } from "../runtime/retry.js";
 
@@ -54,14 +54,59 @@ export type BuiltGraph = StateGraph<any, any, any, string, any, any, any>;
  * the node default. Timeouts are set per node with {@link nodeOptions}, so that
  * fan-out workers can time themselves instead (see `fanOut.ts`).
  */
-export function createGraph(schemas: GraphSchemas, policy: PolicyOptions = {}): BuiltGraph {
+export function createGraph(schemas: GraphSchemas, policy: PolicyOptions & { nodeFallback?: NodeFallback } = {}): BuiltGraph {
   const graph = new StateGraph(schemas.state as any, {
     ...(schemas.input ? { input: schemas.input } : {}),
     ...(schemas.output ? { output: schemas.output } : {}),
   } as any) as unknown as BuiltGraph;
   const retryPolicy = policy.retryPolicy === undefined ? DEFAULT_RETRY_POLICY : policy.retryPolicy;
   if (retryPolicy) graph.setNodeDefaults({ retryPolicy });
+  const fallback = policy.nodeFallback;
+  if (fallback) {
+    // Every node function the builder adds gets the fallback (subgraphs and fan-out workers excepted).
+    const add = (graph as any).addNode.bind(graph);
+    (graph as any).addNode = (name: string, fn: unknown, options?: unknown) =>
+      add(name, typeof fn === "function" && !(fn as any)[NO_FALLBACK] ? withNodeFallback(name, fn as NodeFn<any>, fallback, retryPolicy || undefined) : fn, options);
+  }
   return graph;
+}
+
+/**
+ * What a node writes instead of failing, once its retries are spent: the
+ * update is applied and the graph goes on along the node's edges.
+ */
+export type NodeFallback<S = any> = (error: Error, state: S, node: string) => Partial<S> | Promise<Partial<S>>;
+
+/**
+ * The `fallback` option of the core builders (chain, router, parallel,
+ * orchestrator-workers, evaluator-optimizer, DAG, map-reduce). Default: none,
+ * the error fails the run (after the retry policy). Fan-out workers are not
+ * covered: use `minSuccesses` for them.
+ */
+export interface FallbackOption<S> {
+  fallback?: NodeFallback<S>;
+}
+
+/** Marks a node function that a builder-level fallback must not wrap (fan-out workers). */
+export const NO_FALLBACK = Symbol.for("llm-workflows.noFallback");
+
+/**
+ * Wraps `fn` so that, once the retry policy will not try again (the last
+ * attempt, or an error it does not retry), `fallback`'s update is returned in
+ * place of the error. Interrupts and other graph signals pass through.
+ */
+export function withNodeFallback<S>(name: string, fn: NodeFn<S>, fallback: NodeFallback<S>, retryPolicy?: RetryPolicy): NodeFn<S> {
+  return async (state, config) => {
+    try {
+      return await fn(state, config);
+    } catch (error) {
+      if (isGraphBubbleUp(error)) throw error;
+      const attempt = (config as { executionInfo?: { nodeAttempt?: number } }).executionInfo?.nodeAttempt ?? 1;
+      const willRetry = retryPolicy && attempt < (retryPolicy.maxAttempts ?? 3) && (retryPolicy.retryOn ? retryPolicy.retryOn(error) : true);
+      if (willRetry) throw error;
+      return fallback(error instanceof Error ? error : new Error(String(error)), state, name);
+    }
+  };
 }
 
 /** The retry policy nodes of a graph built with `policy` get (the default when unset; undefined for `false`). */

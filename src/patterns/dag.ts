@@ -47,7 +47,7 @@
 import { END, START, type RetryPolicy } from "@langchain/langgraph";
 import { GraphDefinitionError } from "../runtime/errors.js";
 import { checkNodeNames } from "./chain.js";
-import { createGraph, nodeOptions, type BuiltGraph, type GraphSchemas, type NodeFn, type PolicyOptions } from "./common.js";
+import { createGraph, nodeOptions, type BuiltGraph, type GraphSchemas, type NodeFn, type PolicyOptions, type FallbackOption } from "./common.js";
 
 /** One node of a DAG: its function, what it waits for, and optional policies of its own. */
 export interface DagNode<S> {
@@ -62,7 +62,7 @@ export interface DagNode<S> {
 }
 
 /** Options of {@link buildDag}. */
-export interface DagOptions<S> extends GraphSchemas, PolicyOptions {
+export interface DagOptions<S> extends GraphSchemas, PolicyOptions, FallbackOption<S> {
   /** Node name -> node. Names must be unique and not `__start__`/`__end__`. */
   nodes: Record<string, DagNode<S>>;
 }
@@ -193,7 +193,7 @@ export function buildDag<S>(options: DagOptions<S>): BuiltGraph {
   checkNodeNames(BUILDER, Object.keys(options.nodes));
   const dependencies = dependencyMap(options.nodes);
   checkDependencies(dependencies);
-  const graph: any = createGraph(options, options);
+  const graph: any = createGraph(options, { ...options, nodeFallback: options.fallback });
   for (const [name, node] of Object.entries(options.nodes)) graph.addNode(name, node.run, addNodeOptions(node, options));
   for (const [name, deps] of Object.entries(dependencies)) {
     if (deps.length === 0) graph.addEdge(START, name);

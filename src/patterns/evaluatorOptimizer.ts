@@ -25,7 +25,7 @@
 import { END, Overwrite, ReducedValue, START, type LangGraphRunnableConfig } from "@langchain/langgraph";
 import { z } from "zod";
 import { addApprovalStep, REQUEST_REVIEW_NODE, type Review } from "./approval.js";
-import { createGraph, nodeOptions, type BuiltGraph, type GraphSchemas, type PolicyOptions } from "./common.js";
+import { createGraph, nodeOptions, type BuiltGraph, type GraphSchemas, type PolicyOptions, type FallbackOption } from "./common.js";
 
 /** Score at or above which the loop stops (seed 000: `score >= 8`). */
 export const DEFAULT_SCORE_THRESHOLD = 8;
@@ -85,7 +85,7 @@ export interface EvaluatorOptimizerState {
 }
 
 /** Options of {@link buildEvaluatorOptimizer}. */
-export interface EvaluatorOptimizerOptions<S extends EvaluatorOptimizerState> extends GraphSchemas, PolicyOptions {
+export interface EvaluatorOptimizerOptions<S extends EvaluatorOptimizerState> extends GraphSchemas, PolicyOptions, FallbackOption<S> {
   /**
    * Writes `{ draft }`. On the first iteration `state.iteration` is 0 and
    * `feedback` is empty; later it sees the previous draft and its feedback.
@@ -128,7 +128,7 @@ export function stopReasonOf(state: EvaluatorOptimizerState): EvaluatorOptimizer
 
 /** Builds the evaluator-optimizer loop (see the module doc). */
 export function buildEvaluatorOptimizer<S extends EvaluatorOptimizerState>(options: EvaluatorOptimizerOptions<S>): BuiltGraph {
-  const graph: any = createGraph(options, options);
+  const graph: any = createGraph(options, { ...options, nodeFallback: options.fallback });
   graph.addNode(GENERATE_NODE, async (state: S, config: LangGraphRunnableConfig) => {
     // A finished run on the same thread: start the loop afresh.
     const fresh = state.stopReason !== null;

@@ -12,6 +12,7 @@ import pLimit, { type LimitFunction } from "p-limit";
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { LlmWorkflowsError } from "../runtime/errors.js";
+import { NO_FALLBACK } from "./common.js";
 
 /** One worker's result, tagged with its item's position in the input; `error` instead of `value` for a tolerated failure. */
 export interface Indexed<T> {
@@ -176,7 +177,7 @@ export function workerNode<I, C, R>(
   timeoutMs?: number,
   retryPolicy?: RetryPolicy,
 ) {
-  return async (payload: WorkerPayload<I, C>, config: LangGraphRunnableConfig) => {
+  const node = async (payload: WorkerPayload<I, C>, config: LangGraphRunnableConfig) => {
     try {
       const value = await withinLimit(
         payload.limit,
@@ -196,6 +197,7 @@ export function workerNode<I, C, R>(
       return { [key]: [{ index: payload.index, error: error instanceof Error ? error.message : String(error) }] };
     }
   };
+  return Object.assign(node, { [NO_FALLBACK]: true });
 }
 
 /** Options of {@link addFanOut}. */

@@ -68,7 +68,7 @@ import { z } from "zod";
 import { countTokens as o200kTokens, sentences } from "../models/offline/text.js";
 import { GraphDefinitionError } from "../runtime/errors.js";
 import { checkNodeNames } from "./chain.js";
-import { createGraph, nodeOptions, type BuiltGraph, type GraphSchemas, type PolicyOptions } from "./common.js";
+import { createGraph, nodeOptions, type BuiltGraph, type GraphSchemas, type PolicyOptions, type FallbackOption } from "./common.js";
 import { addFanOut, indexedResults, orderedResults, sendEach, workerNode, type Indexed } from "./fanOut.js";
 
 /** Names of the nodes {@link buildMapReduce} adds besides the map and reduce workers. */
@@ -122,7 +122,7 @@ export interface MapReduceState {
 }
 
 /** Options of {@link buildMapReduce}. */
-export interface MapReduceOptions<S, C> extends GraphSchemas, PolicyOptions {
+export interface MapReduceOptions<S, C> extends GraphSchemas, PolicyOptions, FallbackOption<S> {
   /** Splits the input into chunks, in document order (e.g. `RecursiveCharacterTextSplitter.splitText`). */
   split: (state: S, config: LangGraphRunnableConfig) => Promise<string[]> | string[];
   /** Values of the state every map and reduce task gets (e.g. a focus question). */
@@ -231,7 +231,7 @@ export function buildMapReduce<S, C = undefined>(options: MapReduceOptions<S, C>
   const { map, reduce } = options;
   checkNodeNames("buildMapReduce", [SPLIT_NODE, map.name, COLLECT_NODE, reduce.name, FINISH_NODE]);
   const count = options.countTokens ?? o200kTokens;
-  const graph: any = createGraph(options, options);
+  const graph: any = createGraph(options, { ...options, nodeFallback: options.fallback });
   type Full = S & MapReduceState;
 
   graph.addNode(SPLIT_NODE, async (state: Full, config: LangGraphRunnableConfig) => {

@@ -32,11 +32,11 @@
  */
 import { END, Overwrite, START, type LangGraphRunnableConfig } from "@langchain/langgraph";
 import { checkNodeNames } from "./chain.js";
-import { createGraph, nodeOptions, type BuiltGraph, type GraphSchemas, type NodeFn, type PolicyOptions } from "./common.js";
+import { createGraph, nodeOptions, type BuiltGraph, type GraphSchemas, type NodeFn, type PolicyOptions, type FallbackOption } from "./common.js";
 import { addFanOut, orderedResults, type Indexed } from "./fanOut.js";
 
 /** Options of {@link buildOrchestratorWorkers}. */
-export interface OrchestratorWorkersOptions<S, T, C, R> extends GraphSchemas, PolicyOptions {
+export interface OrchestratorWorkersOptions<S, T, C, R> extends GraphSchemas, PolicyOptions, FallbackOption<S> {
   /** Plans the work: writes what `subtasks` reads. */
   orchestrator: { name: string; run: NodeFn<S> };
   /** The planned subtasks. */
@@ -82,7 +82,7 @@ export function buildOrchestratorWorkers<S, T, C = undefined, R = unknown>(
     options.synthesizer.name,
     ...(sequential ? [sequential.name] : []),
   ]);
-  const graph: any = createGraph(options, options);
+  const graph: any = createGraph(options, { ...options, nodeFallback: options.fallback });
   graph.addNode(options.orchestrator.name, async (state: S, config: LangGraphRunnableConfig) => ({
     ...(await options.orchestrator.run(state, config)),
     [options.resultsKey]: new Overwrite([]),

@@ -15,7 +15,7 @@ import { END, Overwrite, ReducedValue, START, type LangGraphRunnableConfig } fro
 import { z } from "zod";
 import { GraphDefinitionError } from "../runtime/errors.js";
 import { checkNodeNames } from "./chain.js";
-import { createGraph, effectiveRetryPolicy, nodeOptions, type BuiltGraph, type GraphSchemas, type NodeFn, type PolicyOptions } from "./common.js";
+import { createGraph, effectiveRetryPolicy, nodeOptions, type BuiltGraph, type GraphSchemas, type NodeFn, type PolicyOptions, type FallbackOption } from "./common.js";
 import { addFanOut, settledResults, type Indexed, type WorkerFailure } from "./fanOut.js";
 import { LlmWorkflowsError } from "../runtime/errors.js";
 
@@ -44,7 +44,7 @@ export const DISPATCH_NODE = "dispatch";
 export const COLLECT_NODE = "collect";
 
 /** Options of {@link buildParallelMap}. */
-export interface ParallelMapOptions<S, I, C, R> extends GraphSchemas, PolicyOptions {
+export interface ParallelMapOptions<S, I, C, R> extends GraphSchemas, PolicyOptions, FallbackOption<S> {
   /** The items to map; one worker task each. */
   items: (state: S) => readonly I[];
   /** Values of the state every worker gets. */
@@ -77,7 +77,7 @@ export interface ParallelMapOptions<S, I, C, R> extends GraphSchemas, PolicyOpti
  */
 export function buildParallelMap<S, I, C = undefined, R = unknown>(options: ParallelMapOptions<S, I, C, R>): BuiltGraph {
   checkNodeNames("buildParallelMap", [DISPATCH_NODE, options.worker.name, COLLECT_NODE]);
-  const graph: any = createGraph(options, options);
+  const graph: any = createGraph(options, { ...options, nodeFallback: options.fallback });
   graph.addNode(DISPATCH_NODE, () => ({ [options.resultsKey]: new Overwrite([]) }));
   graph.addNode(COLLECT_NODE, (state: S) => {
     const entries = (state as Record<string, Indexed<R>[]>)[options.resultsKey] ?? [];
@@ -120,7 +120,7 @@ export function keyedResults<T extends z.ZodType>(value: T): ReducedValue<Record
 }
 
 /** Options of {@link buildSectioning}. */
-export interface SectioningOptions<S, R> extends GraphSchemas, PolicyOptions {
+export interface SectioningOptions<S, R> extends GraphSchemas, PolicyOptions, FallbackOption<S> {
   /** Section name -> function producing that section's value from the state. */
   sections: Record<string, (state: S, config: LangGraphRunnableConfig) => Promise<R> | R>;
   /** State key of the `keyedResults(...)` channel the sections write. */
@@ -139,7 +139,7 @@ export function buildSectioning<S, R>(options: SectioningOptions<S, R>): BuiltGr
   const names = Object.keys(options.sections);
   if (names.length < 2) throw new GraphDefinitionError("buildSectioning", "needs at least two sections");
   checkNodeNames("buildSectioning", [...names, options.aggregator.name]);
-  const graph: any = createGraph(options, options);
+  const graph: any = createGraph(options, { ...options, nodeFallback: options.fallback });
   for (const [name, run] of Object.entries(options.sections)) {
     graph.addNode(name, async (state: S, config: LangGraphRunnableConfig) => ({
       [options.sectionsKey]: { [name]: await run(state, config) },

@@ -24,7 +24,7 @@ import { END, START, type LangGraphRunnableConfig } from "@langchain/langgraph";
 import type { Runnable } from "@langchain/core/runnables";
 import { GraphDefinitionError } from "../runtime/errors.js";
 import { checkNodeNames } from "./chain.js";
-import { createGraph, nodeOptions, type BuiltGraph, type GraphSchemas, type NodeFn, type PolicyOptions } from "./common.js";
+import { createGraph, nodeOptions, type BuiltGraph, type GraphSchemas, type NodeFn, type PolicyOptions, type NodeFallback } from "./common.js";
 
 /**
  * Confidence below which a decision goes to the fallback route. Seed 002 treats
@@ -68,6 +68,12 @@ export function selectRoute(
 
 /** Options of {@link buildRouter}. */
 export interface RouterOptions<S> extends GraphSchemas, PolicyOptions {
+  /**
+   * What a node writes instead of failing once its retries are spent (the
+   * builders' `fallback` option; here `fallback` is the fallback route).
+   * Default: none.
+   */
+  nodeFallback?: NodeFallback<S>;
   /** The classifier node; it writes the fields `decision` reads. */
   classifier: { name: string; run: NodeFn<S> };
   /** Reads the classifier's decision from the state. */

@@ -1,0 +1,61 @@
+/** The core builders' `fallback` option: once retries are spent, the node's fallback update replaces its error. */
+import { describe, expect, it } from "vitest";
+import { StateSchema } from "@langchain/langgraph";
+import { z } from "zod";
+import { buildPromptChain, chainFields } from "../../src/patterns/chain.js";
+import { buildRouter } from "../../src/patterns/route.js";
+import { buildParallelMap } from "../../src/patterns/parallel.js";
+import { indexedResults } from "../../src/patterns/fanOut.js";
+
+const State = new StateSchema({ text: z.string().default(""), out: z.string().default(""), ...chainFields });
+type S = typeof State.State;
+
+describe("fallback option of the core builders", () => {
+  it("a chain step that keeps failing writes its fallback, and the chain goes on", async () => {
+    let attempts = 0;
+    const graph = buildPromptChain<S>({
+      state: State,
+      retryPolicy: { maxAttempts: 3, initialInterval: 1, jitter: false, retryOn: () => true, logWarning: false },
+      steps: [
+        { name: "flaky", run: () => { attempts++; throw new Error("provider down"); } },
+        { name: "next", run: (s) => ({ out: `${s.text}+next` }) },
+      ],
+      fallback: (error, _state, node) => ({ text: `fallback of ${node}: ${error.message}` }),
+    }).compile();
+    const out = await graph.invoke({});
+    expect(attempts).toBe(3); // the retries come first
+    expect(out.out).toBe("fallback of flaky: provider down+next");
+  });
+
+  it("without a fallback the error fails the run", async () => {
+    const graph = buildPromptChain<S>({ state: State, retryPolicy: false, steps: [{ name: "bad", run: () => { throw new Error("nope"); } }] }).compile();
+    await expect(graph.invoke({})).rejects.toThrow("nope");
+  });
+
+  it("a router's node fallback covers its classifier and handlers", async () => {
+    const graph = buildRouter<S>({
+      state: State,
+      retryPolicy: false,
+      classifier: { name: "classify", run: () => { throw new Error("classifier down"); } },
+      decision: (s) => ({ route: s.text === "x" ? "x" : null }),
+      routes: { x: () => ({ out: "x" }) },
+      fallback: { name: "fallback_route", run: (_s, _c, reason) => ({ out: `fallback route: ${reason}` }) },
+      nodeFallback: () => ({ text: "" }),
+    }).compile();
+    expect((await graph.invoke({})).out).toBe("fallback route: the classifier returned no route");
+  });
+
+  it("does not wrap fan-out workers (their failures are for minSuccesses)", async () => {
+    const MapState = new StateSchema({ items: z.array(z.number()), done: indexedResults(z.number()), results: z.array(z.number().nullable()).default(() => []) });
+    const graph = buildParallelMap<typeof MapState.State, number, undefined, number>({
+      state: MapState,
+      retryPolicy: false,
+      items: (s) => s.items,
+      worker: { name: "work", run: (n) => { if (n === 2) throw new Error("two"); return n; } },
+      resultsKey: "done",
+      collect: (results) => ({ results }),
+      fallback: () => ({}),
+    }).compile();
+    await expect(graph.invoke({ items: [1, 2, 3] })).rejects.toThrow("two");
+  });
+});
