@@ -31,21 +31,12 @@
  * ```
  * @module
  */
-import {
-  BaseChatModel,
-  type BaseChatModelCallOptions,
-  type BaseChatModelParams,
-  type BindToolsInput,
-} from "@langchain/core/language_models/chat_models";
+import type { BaseChatModelParams } from "@langchain/core/language_models/chat_models";
 import { AIMessageChunk, type BaseMessage } from "@langchain/core/messages";
 import type { ChatResult } from "@langchain/core/outputs";
-import type { Runnable } from "@langchain/core/runnables";
-import type { BaseLanguageModelInput, StructuredOutputMethodOptions } from "@langchain/core/language_models/base";
-import { convertToOpenAITool } from "@langchain/core/utils/function_calling";
-import { z } from "zod";
-import { fieldIssues, StructuredOutputError } from "../runtime/errors.js";
 import type { JsonSchema } from "./offline/fill.js";
-import { OfflineChatModel, type OfflineCallOptions } from "./offline/model.js";
+import { OfflineChatModel } from "./offline/model.js";
+import { ToolCallingChatModel, type OfflineCallOptions } from "./offline/toolCalling.js";
 
 /** Options of {@link SimulatedChatModel}. */
 export interface SimulatedModelOptions extends BaseChatModelParams {
@@ -176,7 +167,7 @@ function defaultSleep(ms: number): Promise<void> {
 }
 
 /** The simulated chat model (see the module doc). */
-export class SimulatedChatModel extends BaseChatModel<OfflineCallOptions, AIMessageChunk> {
+export class SimulatedChatModel extends ToolCallingChatModel {
   static lc_name(): string {
     return "SimulatedChatModel";
   }
@@ -233,37 +224,6 @@ export class SimulatedChatModel extends BaseChatModel<OfflineCallOptions, AIMess
     const occurrence = this.occurrences.get(key) ?? 0;
     this.occurrences.set(key, occurrence + 1);
     return drawDelay(this.seed, key, occurrence, this.meanMs, this.spreadMs);
-  }
-
-  override bindTools(
-    tools: BindToolsInput[],
-    kwargs?: Partial<OfflineCallOptions>,
-  ): Runnable<BaseLanguageModelInput, AIMessageChunk, OfflineCallOptions> {
-    const converted = tools.map((t) => convertToOpenAITool(t)) as OfflineCallOptions["tools"];
-    return this.withConfig({ ...kwargs, tools: converted } as Partial<OfflineCallOptions>);
-  }
-
-  /** A forced tool call, then validated with the zod schema (a bad answer is a {@link StructuredOutputError}). */
-  override withStructuredOutput<RunOutput extends Record<string, any> = Record<string, any>>(
-    outputSchema: z.ZodType<RunOutput> | Record<string, any>,
-    config?: StructuredOutputMethodOptions<false>,
-  ): Runnable<BaseLanguageModelInput, RunOutput>;
-  override withStructuredOutput<RunOutput extends Record<string, any> = Record<string, any>>(
-    outputSchema: z.ZodType<RunOutput> | Record<string, any>,
-    config?: StructuredOutputMethodOptions<true>,
-  ): Runnable<BaseLanguageModelInput, { raw: BaseMessage; parsed: RunOutput }>;
-  override withStructuredOutput<RunOutput extends Record<string, any> = Record<string, any>>(
-    outputSchema: z.ZodType<RunOutput> | Record<string, any>,
-    config?: StructuredOutputMethodOptions<boolean>,
-  ): Runnable<BaseLanguageModelInput, RunOutput> | Runnable<BaseLanguageModelInput, { raw: BaseMessage; parsed: RunOutput }> {
-    const base = super.withStructuredOutput(outputSchema as any, { ...config, method: "functionCalling" } as any) as Runnable<BaseLanguageModelInput, any>;
-    if (!(outputSchema instanceof z.ZodType) || config?.includeRaw) return base;
-    const name = config?.name ?? outputSchema.description ?? "extract";
-    return base.pipe((value: unknown): RunOutput => {
-      const parsed = (outputSchema as z.ZodType<RunOutput>).safeParse(value);
-      if (!parsed.success) throw new StructuredOutputError(name, fieldIssues(parsed.error));
-      return parsed.data;
-    });
   }
 
   /** The answer message (without usage), from the offline model or fixed. */

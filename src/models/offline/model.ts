@@ -21,30 +21,18 @@
  * ```
  * @module
  */
-import {
-  BaseChatModel,
-  type BaseChatModelCallOptions,
-  type BaseChatModelParams,
-  type BindToolsInput,
-} from "@langchain/core/language_models/chat_models";
+import type { BaseChatModelParams } from "@langchain/core/language_models/chat_models";
 import { AIMessageChunk, type BaseMessage } from "@langchain/core/messages";
 import { ChatGenerationChunk, type ChatResult } from "@langchain/core/outputs";
 import type { CallbackManagerForLLMRun } from "@langchain/core/callbacks/manager";
-import type { Runnable } from "@langchain/core/runnables";
-import type { BaseLanguageModelInput, StructuredOutputMethodOptions } from "@langchain/core/language_models/base";
-import { convertToOpenAITool } from "@langchain/core/utils/function_calling";
 import { createHash } from "node:crypto";
-import { z } from "zod";
 import { compose } from "./compose.js";
-import { fillSchema, type JsonSchema } from "./fill.js";
+import { fillSchema } from "./fill.js";
 import { readPrompt } from "./prompt.js";
 import { countTokens } from "./text.js";
-import { fieldIssues, StructuredOutputError } from "../../runtime/errors.js";
+import { ToolCallingChatModel, type OfflineCallOptions } from "./toolCalling.js";
 
-/** Call options: the tools bound by `bindTools`, in OpenAI's function format. */
-export interface OfflineCallOptions extends BaseChatModelCallOptions {
-  tools?: Array<{ type: "function"; function: { name: string; description?: string; parameters: JsonSchema } }>;
-}
+export type { OfflineCallOptions };
 
 /** Characters per streamed chunk of a free-text answer (a word at most). */
 const STREAM_CHUNK = /\S+\s*/g;
@@ -62,7 +50,7 @@ export function announceOfflineModel(stream: NodeJS.WritableStream = process.std
 }
 
 /** The deterministic offline chat model (see the module doc). */
-export class OfflineChatModel extends BaseChatModel<OfflineCallOptions, AIMessageChunk> {
+export class OfflineChatModel extends ToolCallingChatModel {
   static lc_name(): string {
     return "OfflineChatModel";
   }
@@ -77,40 +65,6 @@ export class OfflineChatModel extends BaseChatModel<OfflineCallOptions, AIMessag
 
   _llmType(): string {
     return "offline";
-  }
-
-  override bindTools(
-    tools: BindToolsInput[],
-    kwargs?: Partial<OfflineCallOptions>,
-  ): Runnable<BaseLanguageModelInput, AIMessageChunk, OfflineCallOptions> {
-    const converted = tools.map((t) => convertToOpenAITool(t)) as OfflineCallOptions["tools"];
-    return this.withConfig({ ...kwargs, tools: converted } as Partial<OfflineCallOptions>);
-  }
-
-  /**
-   * Like the base implementation (a forced tool call), then validated with the
-   * zod schema so that defaults apply and a bad answer is a {@link StructuredOutputError}.
-   */
-  override withStructuredOutput<RunOutput extends Record<string, any> = Record<string, any>>(
-    outputSchema: z.ZodType<RunOutput> | Record<string, any>,
-    config?: StructuredOutputMethodOptions<false>,
-  ): Runnable<BaseLanguageModelInput, RunOutput>;
-  override withStructuredOutput<RunOutput extends Record<string, any> = Record<string, any>>(
-    outputSchema: z.ZodType<RunOutput> | Record<string, any>,
-    config?: StructuredOutputMethodOptions<true>,
-  ): Runnable<BaseLanguageModelInput, { raw: BaseMessage; parsed: RunOutput }>;
-  override withStructuredOutput<RunOutput extends Record<string, any> = Record<string, any>>(
-    outputSchema: z.ZodType<RunOutput> | Record<string, any>,
-    config?: StructuredOutputMethodOptions<boolean>,
-  ): Runnable<BaseLanguageModelInput, RunOutput> | Runnable<BaseLanguageModelInput, { raw: BaseMessage; parsed: RunOutput }> {
-    const base = super.withStructuredOutput(outputSchema as any, { ...config, method: "functionCalling" } as any) as Runnable<BaseLanguageModelInput, any>;
-    if (!(outputSchema instanceof z.ZodType) || config?.includeRaw) return base;
-    const name = config?.name ?? outputSchema.description ?? "extract";
-    return base.pipe((value: unknown): RunOutput => {
-      const parsed = (outputSchema as z.ZodType<RunOutput>).safeParse(value);
-      if (!parsed.success) throw new StructuredOutputError(name, fieldIssues(parsed.error));
-      return parsed.data;
-    });
   }
 
   /** The answer message for `messages`, without usage. */
