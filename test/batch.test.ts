@@ -5,11 +5,11 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { Writable } from "node:stream";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { runBatch, type BatchRecord, type BatchProgress } from "../src/cli/batch.js";
 import { rowToInput, type Row } from "../src/cli/io.js";
 import { EXIT_PARTIAL, main } from "../src/cli/main.js";
+import { Collector, cli } from "./helpers/streams.js";
 
 // Pass-through spy on runBatch, to see the options the CLI hands it.
 vi.mock("../src/cli/batch.js", async (importOriginal) => {
@@ -20,32 +20,7 @@ vi.mock("../src/cli/batch.js", async (importOriginal) => {
 const STACK_LINE = /^\s+at /m;
 const ROUTES = ["billing", "technical", "general", "fallback"];
 
-/** A writable stream that keeps what is written to it. */
-class Collector extends Writable {
-  readonly chunks: string[] = [];
-  constructor(private readonly slow = false) {
-    // A slow sink with a tiny buffer: every write reports back-pressure and finishes later.
-    super(slow ? { highWaterMark: 8 } : {});
-  }
-  override _write(chunk: Buffer | string, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.chunks.push(chunk.toString());
-    if (this.slow) setImmediate(callback);
-    else callback();
-  }
-  get text(): string {
-    return this.chunks.join("");
-  }
-  get lines(): string[] {
-    return this.text.split("\n").filter((l) => l.trim().length > 0);
-  }
-}
 
-async function cli(...argv: string[]): Promise<{ code: number; stdout: Collector; stderr: Collector }> {
-  const stdout = new Collector();
-  const stderr = new Collector();
-  const code = await main(argv, stdout, stderr);
-  return { code, stdout, stderr };
-}
 
 /** The six rows of the batch files; row 4 has an empty text. */
 const ROWS = [

@@ -7,38 +7,17 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { Writable } from "node:stream";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { main } from "../src/cli/main.js";
 import { inputFileKind, parseFieldMappings, readRows, type Row } from "../src/cli/io.js";
 import { getWorkflow, workflowNames } from "../src/registry.js";
 import { DataFileError } from "../src/runtime/errors.js";
+import { Collector, cli } from "./helpers/streams.js";
 
 const PROJECT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 const STACK_LINE = /^\s+at /m;
 
-/** A writable stream that keeps what is written to it. */
-class Collector extends Writable {
-  readonly chunks: string[] = [];
-  override _write(chunk: Buffer | string, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.chunks.push(chunk.toString());
-    callback();
-  }
-  get text(): string {
-    return this.chunks.join("");
-  }
-  /** Non-empty lines. */
-  get lines(): string[] {
-    return this.text.split("\n").filter((l) => l.trim().length > 0);
-  }
-}
 
-async function cli(...argv: string[]): Promise<{ code: number; stdout: Collector; stderr: Collector }> {
-  const stdout = new Collector();
-  const stderr = new Collector();
-  const code = await main(argv, stdout, stderr);
-  return { code, stdout, stderr };
-}
 
 let tmp: string;
 beforeAll(() => {

@@ -6,28 +6,14 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { Writable } from "node:stream";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { composeCustomerMessage, CUSTOMER_MESSAGE_INTENTS, loadSamples, resolveDataDir, rstSections } from "../src/cli/data.js";
 import { main } from "../src/cli/main.js";
 import { evenlySpaced, renderRoutingReport, routeQueries, runMainJob } from "../src/cli/mainJob.js";
 import { workflowNames } from "../src/registry.js";
 import { DataFileError } from "../src/runtime/errors.js";
+import { Collector } from "./helpers/streams.js";
 
-/** A writable stream that keeps what is written to it. */
-class Collector extends Writable {
-  readonly chunks: string[] = [];
-  override _write(chunk: Buffer | string, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.chunks.push(chunk.toString());
-    callback();
-  }
-  get text(): string {
-    return this.chunks.join("");
-  }
-  get lines(): string[] {
-    return this.text.split("\n").filter((l) => l.trim().length > 0);
-  }
-}
 
 /** Banking77-style queries with intents, and the routes.json grouping of those intents. */
 const BANKING = [
