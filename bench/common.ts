@@ -1,0 +1,208 @@
+/**
+ * What the benchmark sections share: timing, statistics, the plain promise
+ * pool baseline, the simulated model, PostgreSQL databases of the bench's own,
+ * and the shape of a section's report.
+ *
+ * @module
+ */
+import { performance } from "node:perf_hooks";
+import { setMaxListeners } from "node:events";
+import { Writable } from "node:stream";
+import pg from "pg";
+import { announceOfflineModel } from "../src/models/offline/model.js";
+import { SimulatedChatModel, type SimulatedModelOptions } from "../src/models/simulated.js";
+
+/** Options every section gets. */
+export interface BenchOptions {
+  /** Smaller N and fewer repetitions (under a minute in all). */
+  quick: boolean;
+  /** Seed of the simulated model. */
+  seed: number;
+}
+
+/** A table of a section's report. */
+export interface Table {
+  title?: string;
+  columns: string[];
+  rows: Array<Array<string | number>>;
+}
+
+/** A target of the issue, checked against a measured value. */
+export interface Target {
+  section: number;
+  /** What is checked, e.g. "fan-out N=1000 unbounded: graph / Promise.all". */
+  what: string;
+  /** The target, e.g. "<= 1.05x". */
+  target: string;
+  /** The measured value, formatted. */
+  value: string;
+  met: boolean;
+}
+
+/** What a section returns: tables and notes for results.md, targets, and raw figures for results.json. */
+export interface SectionReport {
+  section: number;
+  title: string;
+  /** One paragraph: what is measured against which baseline. */
+  method: string;
+  tables: Table[];
+  notes: string[];
+  targets: Target[];
+  raw: unknown;
+  /** Wall time of the section in seconds. */
+  seconds?: number;
+}
+
+/** Milliseconds since an arbitrary origin. */
+export const now = () => performance.now();
+
+/** Runs `fn` and returns its result and its wall time in ms. */
+export async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const start = now();
+  const value = await fn();
+  return { ms: now() - start, value };
+}
+
+/** The median of `xs` (the mean of the two middle values for an even count). */
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/**
+ * The baseline for a bounded fan-out: a plain promise pool of `concurrency`
+ * workers taking items in order (what p-limit or asyncio.Semaphore do).
+ */
+export async function promisePool<I, R>(items: readonly I[], concurrency: number, fn: (item: I, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i], i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, lane));
+  return results;
+}
+
+/**
+ * The pure-latency floor of a pool of `concurrency` lanes taking calls in
+ * order with these delays (list scheduling, no CPU time): what neither the
+ * baseline nor the graph can beat.
+ */
+export function poolFloor(delays: readonly number[], concurrency: number): number {
+  if (delays.length === 0) return 0;
+  if (concurrency >= delays.length) return Math.max(...delays);
+  const lanes = new Array<number>(concurrency).fill(0);
+  for (const d of delays) {
+    let k = 0;
+    for (let j = 1; j < lanes.length; j++) if (lanes[j] < lanes[k]) k = j;
+    lanes[k] += d;
+  }
+  return Math.max(...lanes);
+}
+
+/** Formats a number with `digits` decimals. */
+export const fmt = (x: number, digits = 2) => (Number.isFinite(x) ? x.toFixed(digits) : "n/a");
+/** Formats a ratio: `1.03x`. */
+export const ratio = (x: number, digits = 2) => `${fmt(x, digits)}x`;
+/** Formats milliseconds: whole ms from 100 up. */
+export const ms = (x: number) => (Number.isFinite(x) ? (x >= 100 ? x.toFixed(0) : x.toFixed(1)) : "n/a");
+/** Formats bytes in KiB/MiB. */
+export function bytes(n: number): string {
+  if (!Number.isFinite(n)) return "n/a";
+  if (n >= 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${n} B`;
+}
+
+let prepared = false;
+/**
+ * Process setup for a benchmark process: no abort-listener warnings (LangGraph
+ * adds one listener per parallel task) and no offline-model notice (the
+ * simulated model composes one for its answers; no provider is involved).
+ */
+export function prepareProcess(): void {
+  if (prepared) return;
+  prepared = true;
+  setMaxListeners(0);
+  announceOfflineModel(new Writable({ write: (_chunk, _enc, done) => done() }));
+}
+
+/**
+ * Tells the runner (from a child process) how long the next step may take:
+ * past `deadlineMs` from now, the runner kills this process and uses `partial`
+ * as its result. A run whose microtasks starve the event loop (LangGraph's
+ * quadratic fan-out at N = 10,000) cannot stop itself with an AbortSignal
+ * timer, hence the parent's watch. `deadlineMs: null` clears the watch.
+ */
+export function reportProgress(deadlineMs: number | null, partial?: unknown): void {
+  if (process.env.LLM_WORKFLOWS_BENCH_CHILD !== "1") return;
+  process.stdout.write(`BENCH_PROGRESS ${JSON.stringify({ deadlineMs, partial })}\n`);
+}
+
+/** A simulated model with the bench's defaults: seeded, 100 ms +/- 30 ms, fixed answers unless told otherwise. */
+export function simulatedModel(opts: BenchOptions, overrides: SimulatedModelOptions = {}): SimulatedChatModel {
+  return new SimulatedChatModel({ seed: opts.seed, meanMs: 100, spreadMs: 30, content: "fixed", ...overrides });
+}
+
+/** `items` texts for a fan-out of `n` (distinct, so that each draws its own latency). */
+export function benchItems(n: number): string[] {
+  const kinds = [
+    "the production server is down and customers cannot log in, please fix it asap",
+    "congratulations, you won a free cruise, click here to claim your prize",
+    "minutes from the weekly team meeting are attached, see the schedule update",
+  ];
+  return Array.from({ length: n }, (_, i) => `Message ${i + 1}: ${kinds[i % kinds.length]}`);
+}
+
+// ---------------------------------------------------------------------------
+// PostgreSQL: a database of the bench's own on the local server.
+
+/** Admin URL of the PostgreSQL server the bench may create databases on. */
+export const POSTGRES_ADMIN_URL =
+  process.env.LLM_WORKFLOWS_BENCH_POSTGRES_URL ?? process.env.LLM_WORKFLOWS_TEST_POSTGRES_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
+
+/** Whether the PostgreSQL server answers within 3 s. */
+export async function postgresReachable(): Promise<boolean> {
+  const client = new pg.Client({ connectionString: POSTGRES_ADMIN_URL, connectionTimeoutMillis: 3000 });
+  try {
+    await client.connect();
+    await client.query("SELECT 1");
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** Creates a fresh database `llmw_bench_*` and returns its URL and a function that drops it. */
+export async function createBenchDatabase(): Promise<{ name: string; url: string; drop: () => Promise<void> }> {
+  const name = `llmw_bench_${process.pid}_${Date.now().toString(36)}_${Math.floor(Math.random() * 1e6)}`;
+  const admin = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(POSTGRES_ADMIN_URL);
+  url.pathname = `/${name}`;
+  return { name, url: url.toString(), drop: () => dropBenchDatabase(name) };
+}
+
+/** Drops a database made by {@link createBenchDatabase}. */
+export async function dropBenchDatabase(name: string): Promise<void> {
+  if (!/^llmw_bench_\w+$/.test(name)) throw new Error(`refusing to drop ${name}: not a bench database`);
+  const admin = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+}
