@@ -8,9 +8,9 @@
 import { performance } from "node:perf_hooks";
 import { setMaxListeners } from "node:events";
 import { Writable } from "node:stream";
-import pg from "pg";
 import { announceOfflineModel } from "../src/models/offline/model.js";
 import { SimulatedChatModel, type SimulatedModelOptions } from "../src/models/simulated.js";
+import { createTestDatabase, postgresReachable as serverReachable } from "../test/helpers/postgres.js";
 
 /** Options every section gets. */
 export interface BenchOptions {
@@ -167,42 +167,11 @@ export const POSTGRES_ADMIN_URL =
   process.env.LLM_WORKFLOWS_BENCH_POSTGRES_URL ?? process.env.LLM_WORKFLOWS_TEST_POSTGRES_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 
 /** Whether the PostgreSQL server answers within 3 s. */
-export async function postgresReachable(): Promise<boolean> {
-  const client = new pg.Client({ connectionString: POSTGRES_ADMIN_URL, connectionTimeoutMillis: 3000 });
-  try {
-    await client.connect();
-    await client.query("SELECT 1");
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => {});
-  }
+export function postgresReachable(): Promise<boolean> {
+  return serverReachable(POSTGRES_ADMIN_URL);
 }
 
 /** Creates a fresh database `llmw_bench_*` and returns its URL and a function that drops it. */
-export async function createBenchDatabase(): Promise<{ name: string; url: string; drop: () => Promise<void> }> {
-  const name = `llmw_bench_${process.pid}_${Date.now().toString(36)}_${Math.floor(Math.random() * 1e6)}`;
-  const admin = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const url = new URL(POSTGRES_ADMIN_URL);
-  url.pathname = `/${name}`;
-  return { name, url: url.toString(), drop: () => dropBenchDatabase(name) };
-}
-
-/** Drops a database made by {@link createBenchDatabase}. */
-export async function dropBenchDatabase(name: string): Promise<void> {
-  if (!/^llmw_bench_\w+$/.test(name)) throw new Error(`refusing to drop ${name}: not a bench database`);
-  const admin = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
-  await admin.connect();
-  try {
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  } finally {
-    await admin.end();
-  }
+export function createBenchDatabase(): Promise<{ name: string; url: string; drop: () => Promise<void> }> {
+  return createTestDatabase("llmw_bench", POSTGRES_ADMIN_URL);
 }

@@ -8,9 +8,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { openCheckpointer, type OpenCheckpointer } from "../src/runtime/checkpointer.js";
+import { openCheckpointer } from "../src/runtime/checkpointer.js";
 import { ledgerOf, MemoryLedger, onceForTask, taskKey, type TaskLedger } from "../src/runtime/ledger.js";
-import { createTestDatabase, requirePostgres } from "./helpers/postgres.js";
+import { useCheckpointer } from "./helpers/checkpointers.js";
 
 let tmp: string;
 beforeAll(() => {
@@ -34,30 +34,9 @@ function counted<T>(value: T, delayMs = 5) {
 type Kind = "memory" | "sqlite" | "postgres";
 
 describe.each<{ kind: Kind }>([{ kind: "memory" }, { kind: "sqlite" }, { kind: "postgres" }])("$kind ledger", ({ kind }) => {
-  let spec: string | undefined;
-  let open: OpenCheckpointer | undefined;
-  let drop: (() => Promise<void>) | undefined;
+  const cp = useCheckpointer(kind, () => tmp, "llmw_ledger");
 
-  beforeAll(async () => {
-    if (kind === "postgres") {
-      if (!(await requirePostgres())) return;
-      const db = await createTestDatabase("llmw_ledger");
-      drop = db.drop;
-      spec = db.url;
-    } else {
-      spec = kind === "memory" ? "memory" : `sqlite:${join(tmp, "ledger.sqlite")}`;
-    }
-    open = await openCheckpointer(spec);
-  });
-  afterAll(async () => {
-    await open?.close();
-    await drop?.();
-  });
-  beforeEach((ctx) => {
-    if (!open) ctx.skip("PostgreSQL is not reachable");
-  });
-
-  const ledger = (): TaskLedger => open!.ledger;
+  const ledger = (): TaskLedger => cp.open!.ledger;
 
   it("runs a step once per key and gives later calls the stored result", async () => {
     const step = counted({ caseId: "CASE-1", n: 1 });
@@ -100,7 +79,7 @@ describe.each<{ kind: Kind }>([{ kind: "memory" }, { kind: "sqlite" }, { kind: "
   it.runIf(kind !== "memory")("keeps results for a new ledger on the same store (another process)", async () => {
     const step = counted({ rma: "RMA-000042" });
     expect(await ledger().once("k/durable", step)).toEqual({ rma: "RMA-000042" });
-    const second = await openCheckpointer(spec!);
+    const second = await openCheckpointer(cp.spec!);
     try {
       const again = counted({ rma: "RMA-000043" });
       expect(await second.ledger.once("k/durable", again)).toEqual({ rma: "RMA-000042" });
@@ -113,7 +92,7 @@ describe.each<{ kind: Kind }>([{ kind: "memory" }, { kind: "sqlite" }, { kind: "
   });
 
   it("performs a side effect once when LangGraph retries the node after it", async () => {
-    const { effects, attempts, output } = await runRetryingNode(open!.saver, `retry-${kind}`, true);
+    const { effects, attempts, output } = await runRetryingNode(cp.open!.saver, `retry-${kind}`, true);
     expect(attempts).toBe(2);
     expect(effects).toBe(1);
     // The retried attempt got the stored result of the first attempt's step.

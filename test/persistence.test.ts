@@ -9,10 +9,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { lastResult, runWorkflow } from "../src/facade.js";
-import { openCheckpointer, WORKFLOW_METADATA_KEY, type OpenCheckpointer } from "../src/runtime/checkpointer.js";
+import { openCheckpointer, WORKFLOW_METADATA_KEY } from "../src/runtime/checkpointer.js";
 import { InvalidInputError, ResumeError, UnknownCheckpointError, UnknownThreadError } from "../src/runtime/errors.js";
 import { forkThread, getThreadHistory, getThreadState, listThreads, resumeWorkflow } from "../src/threads.js";
-import { createTestDatabase, requirePostgres } from "./helpers/postgres.js";
+import { useCheckpointer } from "./helpers/checkpointers.js";
 
 type Kind = "memory" | "sqlite" | "postgres";
 
@@ -25,30 +25,9 @@ afterAll(() => {
 });
 
 describe.each<{ kind: Kind }>([{ kind: "memory" }, { kind: "sqlite" }, { kind: "postgres" }])("threads in a $kind checkpointer", ({ kind }) => {
-  let spec: string | undefined;
-  let open: OpenCheckpointer | undefined;
-  let drop: (() => Promise<void>) | undefined;
+  const cp = useCheckpointer(kind, () => tmp, "llmw_persist");
 
-  beforeAll(async () => {
-    if (kind === "postgres") {
-      if (!(await requirePostgres())) return;
-      const db = await createTestDatabase("llmw_persist");
-      drop = db.drop;
-      spec = db.url;
-    } else {
-      spec = kind === "memory" ? "memory" : `sqlite:${join(tmp, "threads.sqlite")}`;
-    }
-    open = await openCheckpointer(spec);
-  });
-  afterAll(async () => {
-    await open?.close();
-    await drop?.();
-  });
-  beforeEach((ctx) => {
-    if (!open) ctx.skip("PostgreSQL is not reachable");
-  });
-
-  const saver = () => open!.saver;
+  const saver = () => cp.open!.saver;
   const FIRST = { query: "I was charged twice for the same payment" };
 
   it("a run on a thread writes checkpoints: the state, its step and what runs next", async () => {
@@ -163,7 +142,7 @@ describe.each<{ kind: Kind }>([{ kind: "memory" }, { kind: "sqlite" }, { kind: "
   it.runIf(kind !== "memory")("a second checkpointer on the same store (another process) sees the thread and resumes it", async () => {
     const paused = await runWorkflow("iterativeRefinement", { task: "Explain timeouts", humanReview: true }, { checkpointer: saver(), threadId: "shared" });
     expect(paused.__interrupt__).toHaveLength(1);
-    const second = await openCheckpointer(spec!);
+    const second = await openCheckpointer(cp.spec!);
     try {
       expect((await listThreads(second.saver)).find((t) => t.threadId === "route")).toMatchObject({ workflow: "supportRouting", checkpoints: 8 });
       expect((await getThreadState("route", second.saver)).values).toMatchObject({ route: "technical" });

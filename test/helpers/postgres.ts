@@ -10,8 +10,8 @@ import pg from "pg";
 export const ADMIN_URL = process.env.LLM_WORKFLOWS_TEST_POSTGRES_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 
 /** Whether the admin database answers (within 3 s). */
-export async function postgresReachable(): Promise<boolean> {
-  const client = new pg.Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 3000 });
+export async function postgresReachable(adminUrl = ADMIN_URL): Promise<boolean> {
+  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 3000 });
   try {
     await client.connect();
     await client.query("SELECT 1");
@@ -32,22 +32,29 @@ export async function requirePostgres(): Promise<boolean> {
   return false;
 }
 
-/** Creates a fresh database and returns its URL and a function that drops it. */
-export async function createTestDatabase(prefix = "llmw_test"): Promise<{ url: string; drop: () => Promise<void> }> {
+/** Creates a fresh database `PREFIX_*` on `adminUrl` and returns its name, its URL and a function that drops it. */
+export async function createTestDatabase(prefix = "llmw_test", adminUrl = ADMIN_URL): Promise<{ name: string; url: string; drop: () => Promise<void> }> {
   const name = `${prefix}_${process.pid}_${Date.now().toString(36)}_${Math.floor(Math.random() * 1e6)}`;
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(ADMIN_URL);
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   return {
+    name,
     url: url.toString(),
     drop: async () => {
-      const c = new pg.Client({ connectionString: ADMIN_URL });
+      const c = new pg.Client({ connectionString: adminUrl });
       await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
+      try {
+        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await c.end();
+      }
     },
   };
 }
