@@ -10,6 +10,7 @@
 import { performance } from "node:perf_hooks";
 import { classifyItem, DEFAULT_LABELS } from "../graphs/bulkClassification.js";
 import { runWorkflow } from "../src/facade.js";
+import { DEFAULT_MAX_WORKER_TASKS } from "../src/patterns/fanOut.js";
 import {
   benchItems,
   fmt,
@@ -215,7 +216,7 @@ export function fanOutReport(results: Array<{ n: number; modes: FanOutMode[] }>,
     section: 1,
     title: "Fan-out: bulkClassification vs Promise.all / a promise pool",
     method:
-      `bulkClassification through \`runWorkflow\` (one \`classify_item\` Send task per item, the project's per-fan-out limiter for maxConcurrency) ` +
+      `bulkClassification through \`runWorkflow\` (at most ${DEFAULT_MAX_WORKER_TASKS} \`classify_item\` Send tasks, each a batch of items, under the project's per-fan-out limiter for maxConcurrency) ` +
       `against the same \`classifyItem\` calls made with plain \`Promise.all\` (unbounded) or a plain promise pool of the same size, ` +
       `in the same process, alternating which runs first; simulated model ${opts.quick ? "" : ""}100 ms +/- 30 ms per call (seed ${opts.seed}), fixed answers, ` +
       `500 input / 50 output tokens per call. Times are medians of the repetitions (\`best runs\`: the fastest workflow run over the fastest baseline run); the latency floor is the drawn delays alone (max, or list scheduling for a pool). ` +

@@ -23,6 +23,7 @@ import { buildPromptChain, chainFields } from "../src/patterns/chain.js";
 import { getWorkflow } from "../src/registry.js";
 import { openCheckpointer, type OpenCheckpointer } from "../src/runtime/checkpointer.js";
 import { defineWorkflow, inputSchema, type WorkflowDefinition } from "../src/workflow.js";
+import { DEFAULT_MAX_WORKER_TASKS } from "../src/patterns/fanOut.js";
 import {
   benchItems,
   fmt,
@@ -208,7 +209,7 @@ export function nodeOverheadReport(rows: OverheadRow[], opts: BenchOptions, skip
       title:
         shape === "chain"
           ? `${plan.chainNodes}-node chain (${plan.chainNodes} node executions, one zero-latency call each)`
-          : `${plan.branches.toLocaleString("en-US")}-branch fan-out, bulkClassification (${(plan.branches + 2).toLocaleString("en-US")} node executions: dispatch, ${plan.branches.toLocaleString("en-US")} x classify_item, collect)`,
+          : `${plan.branches.toLocaleString("en-US")}-branch fan-out, bulkClassification (${(plan.branches + 2).toLocaleString("en-US")} node executions: dispatch, ${plan.branches.toLocaleString("en-US")} x classify_item in at most ${DEFAULT_MAX_WORKER_TASKS} batch tasks, collect)`,
       columns: ["checkpointer", "run", "baseline (ms)", "workflow (ms)", "workflow / baseline", "overhead per node (us)", "best runs (us)", `target <= ${NODE_OVERHEAD_TARGET_US} us (memory)`],
       rows: tableRows,
     });

@@ -30,7 +30,7 @@ export {
   DEFAULT_SCORE_THRESHOLD,
   DEFAULT_MAX_ITERATIONS,
 } from "./patterns/evaluatorOptimizer.js";
-export { indexedResults, orderedResults, FanOutIncompleteError } from "./patterns/fanOut.js";
+export { indexedResults, orderedResults, FanOutIncompleteError, DEFAULT_MAX_WORKER_TASKS } from "./patterns/fanOut.js";
 export { buildDag, checkDependencies, dagGenerations, dagLeaves, findCycle, type DagNode, type DagOptions } from "./patterns/dag.js";
 export {
   buildMapReduce,

@@ -16,7 +16,7 @@ import { z } from "zod";
 import { GraphDefinitionError } from "../runtime/errors.js";
 import { checkNodeNames } from "./chain.js";
 import { createGraph, effectiveRetryPolicy, nodeOptions, type BuiltGraph, type GraphSchemas, type NodeFn, type PolicyOptions, type FallbackOption } from "./common.js";
-import { addFanOut, settledResults, type Indexed, type WorkerFailure } from "./fanOut.js";
+import { addFanOut, DEFAULT_MAX_WORKER_TASKS, settledResults, type Indexed, type WorkerFailure } from "./fanOut.js";
 import { LlmWorkflowsError } from "../runtime/errors.js";
 
 /** How a parallel map's workers fared: the failures (tolerated ones) and whether the results are partial. */
@@ -66,11 +66,22 @@ export interface ParallelMapOptions<S, I, C, R> extends GraphSchemas, PolicyOpti
   minSuccesses?: (state: S) => number | undefined;
   /** Concurrency limit of the fan-out for a run (undefined: unbounded). */
   maxConcurrency?: (state: S, config: LangGraphRunnableConfig) => number | undefined;
+  /**
+   * Most worker tasks of a run (undefined: {@link DEFAULT_MAX_WORKER_TASKS},
+   * 64). With more items, the items are split into that many batches, one
+   * `Send` task each, because LangGraph 1.4's task runner costs O(tasks^2) per
+   * superstep (README, "Performance"). Each item keeps its own attempts,
+   * timeout and tolerated failure; a batch is checkpointed when it is done.
+   * Return `Infinity` for one task per item, which a worker that calls
+   * `interrupt()` or `onceForTask` needs.
+   */
+  maxTasks?: (state: S, config: LangGraphRunnableConfig) => number | undefined;
 }
 
 /**
  * Builds a parallel map: `dispatch` (resets the results channel) -> N workers
- * in one superstep -> `collect` (results in input order, each exactly once).
+ * in one superstep (at most `maxTasks` tasks, 64 by default) -> `collect`
+ * (results in input order, each exactly once).
  *
  * @throws {GraphDefinitionError} on a reserved or duplicate node name.
  * @throws {FanOutIncompleteError} at run time if a result is missing or repeated.
@@ -102,6 +113,7 @@ export function buildParallelMap<S, I, C = undefined, R = unknown>(options: Para
     timeoutMs: options.timeoutMs,
     tolerateFailures: options.minSuccesses ? (s) => options.minSuccesses!(s) !== undefined : undefined,
     retryPolicy: effectiveRetryPolicy(options),
+    maxTasks: (state, config) => options.maxTasks?.(state, config) ?? DEFAULT_MAX_WORKER_TASKS,
   });
   graph.addEdge(COLLECT_NODE, END);
   return graph;
