@@ -17,6 +17,7 @@ import { WORKFLOW_METADATA_KEY, withCheckpointMetadata } from "./runtime/checkpo
 import { ConfigurationError, parseInput } from "./runtime/errors.js";
 import { pendingInterrupts, type PendingInterrupt } from "./runtime/interrupts.js";
 import { emptyUsage, UsageTracker, type TokenUsage } from "./runtime/usage.js";
+import { USAGE_HANDLER_KEY } from "./models/factory.js";
 import type { Budget } from "./runtime/cost.js";
 import { redactSecrets } from "./runtime/redact.js";
 import { getWorkflow } from "./registry.js";
@@ -128,10 +129,10 @@ export async function* executeGraph(
     secrets: [options.configurable?.apiKey as string | undefined, process.env.OPENAI_API_KEY].filter((s): s is string => !!s),
   });
   const graph = graphFor(workflow, options.checkpointer);
-  const callbacks = Array.isArray(options.callbacks) ? [...options.callbacks, tracker] : options.callbacks ?? [tracker];
-  if (!Array.isArray(callbacks)) callbacks.addHandler(tracker);
   const configurable = {
     ...(options.configurable ?? {}),
+    // On the factory's models, not on the run's callbacks (see USAGE_HANDLER_KEY).
+    [USAGE_HANDLER_KEY]: tracker,
     ...(options.model ? { model: options.model } : {}),
     ...(options.threadId ? { thread_id: options.threadId } : {}),
     ...extraConfigurable,
@@ -140,7 +141,7 @@ export async function* executeGraph(
     configurable,
     signal: options.signal,
     recursionLimit: options.recursionLimit,
-    callbacks,
+    ...(options.callbacks ? { callbacks: options.callbacks } : {}),
     runName: workflow.name,
     ...(options.durability ? { durability: options.durability } : {}),
     streamMode: ["values", "tasks"],

@@ -7,6 +7,9 @@ import { runWorkflow, streamWorkflow, type WorkflowEvent } from "../src/facade.j
 import { listWorkflows, workflowNames } from "../src/registry.js";
 import { openCheckpointer } from "../src/runtime/checkpointer.js";
 import { ConfigurationError, InvalidInputError, UnknownWorkflowError } from "../src/runtime/errors.js";
+import { BaseCallbackHandler } from "@langchain/core/callbacks/base";
+import { OfflineChatModel } from "../src/models/offline/model.js";
+import { DEFAULT_MAX_WORKER_TASKS } from "../src/patterns/fanOut.js";
 
 describe("runWorkflow", () => {
   it("validates input and applies the schema's defaults", async () => {
@@ -79,6 +82,56 @@ describe("streamWorkflow", () => {
     for (const e of nodeEvents) if (e.type === "node") expect(e.durationMs).toBeGreaterThanOrEqual(0);
     // The output holds the output channels only, not internal ones.
     expect(Object.keys(result.output).sort()).toEqual(["findings", "subtasks", "synthesis"]);
+  });
+
+  it("counts every model call of a batched fan-out, per task and per node", async () => {
+    const items = Array.from({ length: 150 }, (_, i) => `message ${i}: the server is down`);
+    const events: WorkflowEvent[] = [];
+    for await (const event of streamWorkflow("bulkClassification", { items })) events.push(event);
+    const workers = events.filter((e) => e.type === "node" && e.node === "classify_item");
+    expect(workers).toHaveLength(DEFAULT_MAX_WORKER_TASKS);
+    expect(workers.reduce((n, e) => n + (e.type === "node" ? e.usage.calls : 0), 0)).toBe(150);
+    const result = events.at(-1)!;
+    if (result.type !== "result") throw new Error("no result");
+    expect(result.usage.calls).toBe(150);
+    expect(result.byNode.classify_item.calls).toBe(150);
+  });
+
+  it("puts a failed task's error on its node event, and still calls the caller's callbacks", async () => {
+    class DownModel extends OfflineChatModel {
+      override async _generate(): Promise<never> {
+        throw new Error("the model is down");
+      }
+    }
+    const seen: string[] = [];
+    const handler = BaseCallbackHandler.fromMethods({ handleChatModelStart: () => void seen.push("model start") });
+    const events: WorkflowEvent[] = [];
+    const run = (async () => {
+      for await (const event of streamWorkflow("contentPipeline", { topic: "Sessions", sources: "Sessions keep cookies." }, { configurable: { modelOverride: new DownModel() }, callbacks: [handler] })) {
+        events.push(event);
+      }
+    })();
+    await expect(run).rejects.toThrow("the model is down");
+    const failed = events.find((e) => e.type === "node" && e.error);
+    expect(failed).toMatchObject({ type: "node", error: "the model is down" });
+    expect(seen).toContain("model start");
+  });
+
+  it("clears a task's error when a retry of it succeeds", async () => {
+    class FlakyModel extends OfflineChatModel {
+      failures = 1;
+      override async _generate(...args: Parameters<OfflineChatModel["_generate"]>) {
+        if (this.failures-- > 0) throw Object.assign(new Error("503 overloaded"), { status: 503 });
+        return super._generate(...args);
+      }
+    }
+    const model = new FlakyModel();
+    const events: WorkflowEvent[] = [];
+    for await (const event of streamWorkflow("draftAndImprove", { input: "Sessions keep cookies." }, { configurable: { modelOverride: model } })) events.push(event);
+    expect(model.failures).toBeLessThan(0); // it failed once, then answered
+    const nodes = events.filter((e) => e.type === "node");
+    expect(nodes.length).toBeGreaterThan(0);
+    for (const e of nodes) expect(e.type === "node" && e.error).toBeFalsy();
   });
 
   it("lists every workflow with its pattern", () => {

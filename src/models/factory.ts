@@ -12,6 +12,7 @@
  * ```
  * @module
  */
+import { BaseCallbackHandler } from "@langchain/core/callbacks/base";
 import { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import type { RunnableConfig } from "@langchain/core/runnables";
 import { ChatOpenAI } from "@langchain/openai";
@@ -23,6 +24,48 @@ import { DEFAULT_BASE_DELAY_MS, DEFAULT_MAX_DELAY_MS, resilientFetch } from "./t
 import { limiterFor, type ModelRateLimiter } from "../runtime/rateLimit.js";
 
 const cache = new Map<string, BaseChatModel>();
+
+/**
+ * The `configurable` key under which the facade passes its run's usage
+ * tracker (`UsageTracker`, a LangChain callback handler) to the factory, which
+ * attaches it to the models it hands out. Not a run-level callback on
+ * purpose: any run-level handler makes LangChain open a callback run for every
+ * runnable of every task, about 0.2 ms per task in `npm run bench`; on the
+ * model it sees the model calls only.
+ */
+export const USAGE_HANDLER_KEY = "__llmWorkflowsUsage";
+
+const views = new WeakMap<BaseChatModel, WeakMap<BaseCallbackHandler, BaseChatModel>>();
+
+/**
+ * `model` with `handler` added to its own callbacks, so that LangChain reports
+ * this model's calls to the handler, with the calling node's metadata. A
+ * `Proxy` of the shared instance (one per model and handler): reads of
+ * `callbacks` see the handler, everything else (client, transport, rate
+ * limiter, and any field a method writes) is the shared instance's. Two
+ * models need more: `ChatOpenAI.withConfig` (behind its `withStructuredOutput`
+ * and `bindTools`) builds a new model from `fields`, so the proxy's `fields`
+ * carry the callbacks; a {@link FallbackChatModel}'s `models` are proxies too,
+ * for `invokeStructured`, which calls them one by one.
+ */
+function withUsageHandler(model: BaseChatModel, handler: BaseCallbackHandler): BaseChatModel {
+  let byHandler = views.get(model);
+  if (!byHandler) views.set(model, (byHandler = new WeakMap()));
+  let view = byHandler.get(handler);
+  if (!view) {
+    const own = model.callbacks;
+    const callbacks = own === undefined ? [handler] : Array.isArray(own) ? [...own, handler] : own.copy([handler]);
+    const fields = (model as { fields?: unknown }).fields;
+    const replaced: Record<string | symbol, unknown> = { callbacks };
+    if (fields && typeof fields === "object") replaced.fields = { ...fields, callbacks };
+    if (model instanceof FallbackChatModel) replaced.models = model.models.map((m) => withUsageHandler(m, handler));
+    view = new Proxy(model, {
+      get: (target, key, receiver) => (Object.prototype.hasOwnProperty.call(replaced, key) ? replaced[key] : Reflect.get(target, key, receiver)),
+    });
+    byHandler.set(handler, view);
+  }
+  return view;
+}
 
 /**
  * The one hook for substituting a model: `configurable.modelOverride`, a
@@ -75,10 +118,18 @@ function createOpenAIModel(settings: ModelSettings): ChatOpenAI {
  *
  * @param role - `default`, or `strong` for steps that escalate hard or low-confidence cases.
  * @param config - The node's run config (pass the second argument of a node function);
- *   its `configurable.modelOverride` ({@link MODEL_OVERRIDE_KEY}), when set, is returned for every role.
+ *   its `configurable.modelOverride` ({@link MODEL_OVERRIDE_KEY}), when set, is returned for every role;
+ *   a usage tracker under {@link USAGE_HANDLER_KEY} (the facade sets one per run) sees every call of the returned model.
  * @throws {ConfigurationError} when a setting is invalid.
  */
 export function getChatModel(role: ModelRole = "default", config?: RunnableConfig): BaseChatModel {
+  const configurable = config?.configurable as Record<string, unknown> | undefined;
+  const handler = configurable?.[USAGE_HANDLER_KEY];
+  const model = sharedModel(role, config);
+  return handler instanceof BaseCallbackHandler ? withUsageHandler(model, handler) : model;
+}
+
+function sharedModel(role: ModelRole, config?: RunnableConfig): BaseChatModel {
   const override = (config?.configurable as Record<string, unknown> | undefined)?.[MODEL_OVERRIDE_KEY];
   if (override !== undefined && override !== null) {
     if (!(override instanceof BaseChatModel)) throw new ConfigurationError(MODEL_OVERRIDE_KEY, "a BaseChatModel instance", typeof override);

@@ -6,7 +6,9 @@
  */
 import { isGraphBubbleUp, StateGraph, type LangGraphRunnableConfig, type RetryPolicy, type StateSchema } from "@langchain/langgraph";
 import type { z } from "zod";
+import { USAGE_HANDLER_KEY } from "../models/factory.js";
 import { DEFAULT_RETRY_POLICY } from "../runtime/retry.js";
+import { UsageTracker } from "../runtime/usage.js";
 
 /**
  * A node: reads the state, returns a partial update.
@@ -62,13 +64,37 @@ export function createGraph(schemas: GraphSchemas, policy: PolicyOptions & { nod
   const retryPolicy = policy.retryPolicy === undefined ? DEFAULT_RETRY_POLICY : policy.retryPolicy;
   if (retryPolicy) graph.setNodeDefaults({ retryPolicy });
   const fallback = policy.nodeFallback;
-  if (fallback) {
-    // Every node function the builder adds gets the fallback (subgraphs and fan-out workers excepted).
-    const add = (graph as any).addNode.bind(graph);
-    (graph as any).addNode = (name: string, fn: unknown, options?: unknown) =>
-      add(name, typeof fn === "function" && !(fn as any)[NO_FALLBACK] ? withNodeFallback(name, fn as NodeFn<any>, fallback, retryPolicy || undefined) : fn, options);
-  }
+  const add = (graph as any).addNode.bind(graph);
+  // Every node function the builder adds reports its errors to the run's usage tracker, and gets
+  // the fallback if there is one (subgraphs and fan-out workers excepted).
+  (graph as any).addNode = (name: string | Record<string, unknown>, fn: unknown, options?: unknown) => {
+    if (typeof name !== "string" || typeof fn !== "function") return add(name, fn, options);
+    const withFallback = fallback && !(fn as any)[NO_FALLBACK] ? withNodeFallback(name, fn as NodeFn<any>, fallback, retryPolicy || undefined) : (fn as NodeFn<any>);
+    return add(name, reportingOutcome(withFallback), options);
+  };
   return graph;
+}
+
+/**
+ * `fn`, reporting each attempt's outcome to the run's usage tracker (when the
+ * facade runs the graph), so that the facade's node events carry the error of
+ * a failed task: LangGraph's `tasks` stream does not, and a run-level callback
+ * handler to catch it costs about 0.2 ms per task (see `models/factory.ts`).
+ */
+function reportingOutcome<S>(fn: NodeFn<S>): NodeFn<S> {
+  return async (state, config) => {
+    const configurable = config?.configurable as Record<string, unknown> | undefined;
+    const tracker = configurable?.[USAGE_HANDLER_KEY];
+    if (!(tracker instanceof UsageTracker) || typeof configurable?.checkpoint_ns !== "string") return fn(state, config);
+    try {
+      const update = await fn(state, config);
+      tracker.noteTaskOutcome(configurable.checkpoint_ns);
+      return update;
+    } catch (error) {
+      if (!isGraphBubbleUp(error)) tracker.noteTaskOutcome(configurable.checkpoint_ns, error);
+      throw error;
+    }
+  };
 }
 
 /**

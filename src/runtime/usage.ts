@@ -72,7 +72,14 @@ function taskOf(metadata?: Record<string, unknown>): string | undefined {
   return ns?.split("|").pop()?.split(":")[1];
 }
 
-/** Collects usage per node, per task and for the whole run, and the error of each failed task. */
+/**
+ * Collects usage per node, per task and for the whole run, and the error of
+ * each failed task. Use it either as a run's callback (every model call of the
+ * run, chain errors included) or, as the facade does, on the models the
+ * factory hands out (`configurable[USAGE_HANDLER_KEY]`, cheaper: see
+ * `factory.ts`), where the graph builders' nodes report task errors through
+ * {@link UsageTracker.noteTaskOutcome}.
+ */
 export class UsageTracker extends BaseCallbackHandler {
   name = "llm_workflows_usage";
   /** Run inline, not in LangChain's background queue, so that counts are complete when the run ends. */
@@ -180,6 +187,20 @@ export class UsageTracker extends BaseCallbackHandler {
         latencyMs: Date.now() - where.started,
         retries: takeTaskRetries(where.task),
       });
+    }
+  }
+
+  /**
+   * Notes how an attempt of a node ended in the task(s) of `checkpointNs`
+   * (`node:taskId`, nested with `|`): with an error, that error becomes the
+   * task's; without, the task has none (a retry succeeded).
+   */
+  noteTaskOutcome(checkpointNs: string, error?: unknown): void {
+    for (const segment of checkpointNs.split("|")) {
+      const task = segment.split(":")[1];
+      if (!task) continue;
+      if (error === undefined) this.taskErrors.delete(task);
+      else this.taskErrors.set(task, error instanceof Error ? error.message : String(error));
     }
   }
 
