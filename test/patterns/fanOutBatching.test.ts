@@ -179,29 +179,4 @@ describe("buildParallelMap batching", () => {
     expect(output.results).toHaveLength(200);
     expect(stats.maxActive).toBe(3);
   });
-
-  it("times each item's attempt from when it holds a slot, as for one-item tasks", async () => {
-    let calls = 0;
-    const graph = buildParallelMap<State, number, undefined, string>({
-      state: State,
-      items: (s) => s.items,
-      worker: {
-        name: "work",
-        run: async (item) => {
-          calls++;
-          await sleep(30);
-          return String(item);
-        },
-      },
-      resultsKey: "mapped",
-      collect: (results) => ({ results }),
-      maxConcurrency: () => 1,
-      maxTasks: () => 2,
-      timeoutMs: 150,
-      retryPolicy: false,
-    }).compile();
-    const out = await graph.invoke({ items: range(10) });
-    expect(out.results).toEqual(range(10).map(String));
-    expect(calls).toBe(10);
-  });
 });

@@ -112,7 +112,10 @@ describe("buildParallelMap", () => {
   // 1 the 6th one waits 150 ms in the queue and the run fails with a
   // NodeTimeoutError. The timed-out attempt also stays in the queue and
   // calls the worker later anyway (more than one call per item).
-  it("does not count time waiting for a concurrency slot against timeoutMs", async () => {
+  it.each([
+    { tasks: undefined, label: "one task per item" },
+    { tasks: 2, label: "items batched into 2 tasks" },
+  ])("does not count time waiting for a concurrency slot against timeoutMs ($label)", async ({ tasks }) => {
     let calls = 0;
     const graph = buildParallelMap<MapState, number, undefined, string>({
       state: MapState,
@@ -128,6 +131,7 @@ describe("buildParallelMap", () => {
       resultsKey: "mapped",
       collect: (results) => ({ results }),
       maxConcurrency: (s) => s.limit,
+      maxTasks: () => tasks,
       timeoutMs: 150,
       retryPolicy: false,
     }).compile();
