@@ -10,7 +10,7 @@
 import { performance } from "node:perf_hooks";
 import { classifyItem, DEFAULT_LABELS } from "../graphs/bulkClassification.js";
 import { runWorkflow } from "../src/facade.js";
-import { DEFAULT_MAX_WORKER_TASKS } from "../src/patterns/fanOut.js";
+import { DEFAULT_MAX_WORKER_TASKS } from "../src/patterns/core/fanOut.js";
 import {
   benchItems,
   fmt,

@@ -21,9 +21,9 @@ import { z } from "zod";
 import { getChatModel } from "../src/models/factory.js";
 import { tagged } from "../src/models/prompting.js";
 import { invokeStructured } from "../src/models/structured.js";
-import { chainFields, buildPromptChain } from "../src/patterns/chain.js";
-import { indexedResults } from "../src/patterns/fanOut.js";
-import { buildOrchestratorWorkers } from "../src/patterns/orchestrator.js";
+import { chainFields, buildPromptChain } from "../src/patterns/workflow/promptChain.js";
+import { indexedResults } from "../src/patterns/core/fanOut.js";
+import { buildOrchestratorWorkers } from "../src/patterns/workflow/orchestratorWorkers.js";
 import { defineWorkflow, inputSchema } from "../src/workflow.js";
 
 /** The seed's three (mock) web pages. */

@@ -19,11 +19,11 @@ import { classifyItem, DEFAULT_LABELS } from "../graphs/bulkClassification.js";
 import { executeGraph, lastResult, type Durability, type RunOptions } from "../src/facade.js";
 import { getChatModel } from "../src/models/factory.js";
 import { tagged } from "../src/models/prompting.js";
-import { buildPromptChain, chainFields } from "../src/patterns/chain.js";
+import { buildPromptChain, chainFields } from "../src/patterns/workflow/promptChain.js";
 import { getWorkflow } from "../src/registry.js";
 import { openCheckpointer, type OpenCheckpointer } from "../src/runtime/checkpointer.js";
 import { defineWorkflow, inputSchema, type WorkflowDefinition } from "../src/workflow.js";
-import { DEFAULT_MAX_WORKER_TASKS } from "../src/patterns/fanOut.js";
+import { DEFAULT_MAX_WORKER_TASKS } from "../src/patterns/core/fanOut.js";
 import {
   benchItems,
   fmt,

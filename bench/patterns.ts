@@ -24,8 +24,8 @@ import {
   definition as support,
 } from "../graphs/supportRouting.js";
 import { lastResult, streamWorkflow } from "../src/facade.js";
-import { stopReasonOf } from "../src/patterns/evaluatorOptimizer.js";
-import { DEFAULT_CONFIDENCE_THRESHOLD, selectRoute } from "../src/patterns/route.js";
+import { stopReasonOf } from "../src/patterns/workflow/evaluatorOptimizer.js";
+import { DEFAULT_CONFIDENCE_THRESHOLD, selectRoute } from "../src/patterns/workflow/router.js";
 import { benchItems, median, ms, prepareProcess, ratio, simulatedModel, timed, type BenchOptions, type SectionReport, type Table } from "./common.js";
 
 /** Items of the bulkClassification run. */

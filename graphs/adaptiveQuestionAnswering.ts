@@ -13,9 +13,9 @@ import { z } from "zod";
 import { getChatModel } from "../src/models/factory.js";
 import { optionList, tagged } from "../src/models/prompting.js";
 import { invokeStructured } from "../src/models/structured.js";
-import { terms } from "../src/models/offline/text.js";
-import { buildPromptChain } from "../src/patterns/chain.js";
-import { buildRouter } from "../src/patterns/route.js";
+import { terms } from "../src/runtime/text.js";
+import { buildPromptChain } from "../src/patterns/workflow/promptChain.js";
+import { buildRouter } from "../src/patterns/workflow/router.js";
 import { retrieve } from "../src/runtime/retrieval.js";
 import { defineWorkflow, inputSchema } from "../src/workflow.js";
 

@@ -25,9 +25,9 @@ import { Overwrite, ReducedValue, StateSchema, type LangGraphRunnableConfig } fr
 import { z } from "zod";
 import { getChatModel } from "../src/models/factory.js";
 import { tagged } from "../src/models/prompting.js";
-import { bestAttempt, buildEvaluatorOptimizer, evaluatorOptimizerFields } from "../src/patterns/evaluatorOptimizer.js";
-import type { BuiltGraph } from "../src/patterns/common.js";
-import { DEFAULT_PYTHON_TIMEOUT_MS, runPythonTests, type PythonRunOptions, type PythonTestResult } from "../src/runtime/python.js";
+import { bestAttempt, buildEvaluatorOptimizer, evaluatorOptimizerFields } from "../src/patterns/workflow/evaluatorOptimizer.js";
+import type { BuiltGraph } from "../src/patterns/core/graph.js";
+import { DEFAULT_PYTHON_TIMEOUT_MS, runPythonTests, type PythonRunOptions, type PythonTestResult } from "./lib/python.js";
 import { defineWorkflow, inputSchema } from "../src/workflow.js";
 
 /** Longest feedback passed back to the generator, in characters. */

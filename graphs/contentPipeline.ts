@@ -7,8 +7,8 @@ import { StateSchema, type LangGraphRunnableConfig } from "@langchain/langgraph"
 import { z } from "zod";
 import { getChatModel } from "../src/models/factory.js";
 import { tagged } from "../src/models/prompting.js";
-import { sentences, surfaceWords } from "../src/models/offline/text.js";
-import { buildPromptChain, chainFields } from "../src/patterns/chain.js";
+import { sentences, surfaceWords } from "../src/runtime/text.js";
+import { buildPromptChain, chainFields } from "../src/patterns/workflow/promptChain.js";
 import { defineWorkflow, inputSchema } from "../src/workflow.js";
 
 /** Fewest outline points worth drafting from. */

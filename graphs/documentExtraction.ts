@@ -16,7 +16,7 @@ import { z } from "zod";
 import { getChatModel } from "../src/models/factory.js";
 import { tagged } from "../src/models/prompting.js";
 import { invokeStructured } from "../src/models/structured.js";
-import { buildEvaluatorOptimizer, evaluatorOptimizerFields } from "../src/patterns/evaluatorOptimizer.js";
+import { buildEvaluatorOptimizer, evaluatorOptimizerFields } from "../src/patterns/workflow/evaluatorOptimizer.js";
 import { defineWorkflow, inputSchema } from "../src/workflow.js";
 
 /** Extractions allowed unless the input says otherwise: the first and one re-extraction (seed 003). */

@@ -9,7 +9,7 @@ import { StateSchema, type LangGraphRunnableConfig } from "@langchain/langgraph"
 import { z } from "zod";
 import { getChatModel } from "../src/models/factory.js";
 import { tagged } from "../src/models/prompting.js";
-import { Workflow, workflowStateFields } from "../src/patterns/sequentialWorkflow.js";
+import { Workflow, workflowStateFields } from "../src/patterns/composition/sequentialWorkflow.js";
 import { defineWorkflow, inputSchema } from "../src/workflow.js";
 
 const inputFields = {

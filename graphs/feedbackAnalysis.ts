@@ -11,9 +11,9 @@ import { z } from "zod";
 import { getChatModel } from "../src/models/factory.js";
 import { optionList, tagged } from "../src/models/prompting.js";
 import { invokeStructured } from "../src/models/structured.js";
-import { buildPromptChain, chainFields } from "../src/patterns/chain.js";
+import { buildPromptChain, chainFields } from "../src/patterns/workflow/promptChain.js";
 import { onceForTask } from "../src/runtime/ledger.js";
-import { supportDeskFrom } from "../src/stores/supportDesk.js";
+import { supportDeskFrom } from "./lib/supportDesk.js";
 import { defineWorkflow, inputSchema } from "../src/workflow.js";
 
 /** Below this sentiment confidence, topics are extracted by the `strong` model (seed 002). */

@@ -10,8 +10,8 @@ import { z } from "zod";
 import { getChatModel } from "../src/models/factory.js";
 import { tagged } from "../src/models/prompting.js";
 import { invokeStructured } from "../src/models/structured.js";
-import { approvalFields } from "../src/patterns/approval.js";
-import { buildEvaluatorOptimizer, evaluatorOptimizerFields } from "../src/patterns/evaluatorOptimizer.js";
+import { approvalFields } from "../src/patterns/state/approval.js";
+import { buildEvaluatorOptimizer, evaluatorOptimizerFields } from "../src/patterns/workflow/evaluatorOptimizer.js";
 import { defineWorkflow, inputSchema } from "../src/workflow.js";
 
 export const Evaluation = z.object({

@@ -36,7 +36,7 @@ import { z } from "zod";
 import { getChatModel } from "../src/models/factory.js";
 import { optionList, tagged } from "../src/models/prompting.js";
 import { invokeStructured } from "../src/models/structured.js";
-import { buildDag } from "../src/patterns/dag.js";
+import { buildDag } from "../src/patterns/composition/dag.js";
 import { defineWorkflow, inputSchema } from "../src/workflow.js";
 
 /**

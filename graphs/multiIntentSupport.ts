@@ -15,11 +15,11 @@ import { z } from "zod";
 import { getChatModel } from "../src/models/factory.js";
 import { optionList, tagged } from "../src/models/prompting.js";
 import { invokeStructured } from "../src/models/structured.js";
-import { addApprovalStep, approvalFields, REQUEST_REVIEW_NODE } from "../src/patterns/approval.js";
-import { indexedResults } from "../src/patterns/fanOut.js";
-import { buildOrchestratorWorkers } from "../src/patterns/orchestrator.js";
+import { addApprovalStep, approvalFields, REQUEST_REVIEW_NODE } from "../src/patterns/state/approval.js";
+import { indexedResults } from "../src/patterns/core/fanOut.js";
+import { buildOrchestratorWorkers } from "../src/patterns/workflow/orchestratorWorkers.js";
 import { onceForTask } from "../src/runtime/ledger.js";
-import { supportDeskFrom } from "../src/stores/supportDesk.js";
+import { supportDeskFrom } from "./lib/supportDesk.js";
 import { defineWorkflow, inputSchema } from "../src/workflow.js";
 
 /** The task types, with what each covers (the orchestrator's definitions). */

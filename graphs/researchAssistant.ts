@@ -9,8 +9,8 @@ import { z } from "zod";
 import { getChatModel } from "../src/models/factory.js";
 import { tagged } from "../src/models/prompting.js";
 import { invokeStructured } from "../src/models/structured.js";
-import { indexedResults } from "../src/patterns/fanOut.js";
-import { buildOrchestratorWorkers } from "../src/patterns/orchestrator.js";
+import { indexedResults } from "../src/patterns/core/fanOut.js";
+import { buildOrchestratorWorkers } from "../src/patterns/workflow/orchestratorWorkers.js";
 import { defineWorkflow, inputSchema } from "../src/workflow.js";
 
 /** Most subtasks the orchestrator may plan unless the input says otherwise (seed 000 asks for 3). */

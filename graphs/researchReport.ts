@@ -9,8 +9,8 @@
  */
 import { StateSchema, type LangGraphRunnableConfig } from "@langchain/langgraph";
 import { z } from "zod";
-import { Attempt } from "../src/patterns/evaluatorOptimizer.js";
-import { buildPromptChain, chainFields } from "../src/patterns/chain.js";
+import { Attempt } from "../src/patterns/workflow/evaluatorOptimizer.js";
+import { buildPromptChain, chainFields } from "../src/patterns/workflow/promptChain.js";
 import { defineWorkflow, inputSchema } from "../src/workflow.js";
 import { graph as researchGraph, Finding } from "./researchAssistant.js";
 import { graph as refinementGraph } from "./iterativeRefinement.js";

@@ -9,7 +9,7 @@ import { z } from "zod";
 import { getChatModel } from "../src/models/factory.js";
 import { optionList, tagged } from "../src/models/prompting.js";
 import { invokeStructured } from "../src/models/structured.js";
-import { buildSectioning, keyedResults } from "../src/patterns/parallel.js";
+import { buildSectioning, keyedResults } from "../src/patterns/workflow/parallel.js";
 import { defineWorkflow, inputSchema } from "../src/workflow.js";
 
 export const SENTIMENTS = {

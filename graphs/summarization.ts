@@ -42,7 +42,7 @@ import { z } from "zod";
 import { getChatModel } from "../src/models/factory.js";
 import { tagged } from "../src/models/prompting.js";
 import { InvalidInputError } from "../src/runtime/errors.js";
-import { buildMapReduce, DEFAULT_MAX_ROUNDS, FinishReason, mapReduceFields, MAX_ROUNDS_LIMIT } from "../src/patterns/mapReduce.js";
+import { buildMapReduce, DEFAULT_MAX_ROUNDS, FinishReason, mapReduceFields, MAX_ROUNDS_LIMIT } from "../src/patterns/composition/mapReduce.js";
 import { defineWorkflow, inputSchema } from "../src/workflow.js";
 
 /** Characters per chunk unless the input says otherwise. */

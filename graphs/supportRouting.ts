@@ -10,7 +10,7 @@ import { z } from "zod";
 import { getChatModel } from "../src/models/factory.js";
 import { optionList, tagged } from "../src/models/prompting.js";
 import { invokeStructured } from "../src/models/structured.js";
-import { buildRouter, DEFAULT_CONFIDENCE_THRESHOLD } from "../src/patterns/route.js";
+import { buildRouter, DEFAULT_CONFIDENCE_THRESHOLD } from "../src/patterns/workflow/router.js";
 import { StructuredOutputError } from "../src/runtime/errors.js";
 import { defineWorkflow, inputSchema } from "../src/workflow.js";
 

@@ -9,8 +9,8 @@ import { z } from "zod";
 import { getChatModel } from "../src/models/factory.js";
 import { optionList, tagged } from "../src/models/prompting.js";
 import { invokeStructured } from "../src/models/structured.js";
-import { indexedResults } from "../src/patterns/fanOut.js";
-import { buildVoting } from "../src/patterns/parallel.js";
+import { indexedResults } from "../src/patterns/core/fanOut.js";
+import { buildVoting } from "../src/patterns/workflow/parallel.js";
 import { defineWorkflow, inputSchema } from "../src/workflow.js";
 
 /** Votes taken when the input does not say (odd, so two labels cannot tie). */

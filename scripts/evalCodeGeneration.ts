@@ -26,9 +26,9 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { definition, type TestRun } from "../graphs/codeGeneration.js";
-import { PROJECT_ROOT } from "../src/cli/data.js";
+import { PROJECT_ROOT } from "../graphs/lib/data.js";
 import { resolveModelSettings } from "../src/models/configuration.js";
-import { runPythonTests, type PythonTestResult } from "../src/runtime/python.js";
+import { runPythonTests, type PythonTestResult } from "../graphs/lib/python.js";
 
 /** One MBPP problem as the workflow and the harness use it. */
 export interface MbppProblem {

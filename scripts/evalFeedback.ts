@@ -8,8 +8,8 @@
  */
 import { parseArgs } from "node:util";
 import { runBatch } from "../src/cli/batch.js";
-import { evenlySpaced } from "../src/cli/mainJob.js";
-import { loadReviews, resolveDataDir } from "../src/cli/data.js";
+import { evenlySpaced } from "../graphs/lib/mainJob.js";
+import { loadReviews, resolveDataDir } from "../graphs/lib/data.js";
 import { percent, renderTable, formatUsage } from "../src/cli/render.js";
 
 const { values } = parseArgs({ options: { limit: { type: "string" }, concurrency: { type: "string", default: "8" }, "data-dir": { type: "string" } } });

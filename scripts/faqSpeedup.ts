@@ -42,8 +42,8 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { setTimeout as wait } from "node:timers/promises";
 import { definition, type FaqDocument, type FaqEntry } from "../graphs/faqGeneration.js";
-import { PROJECT_ROOT, rstSections } from "../src/cli/data.js";
-import { sentences, stemOf, surfaceWords } from "../src/models/offline/text.js";
+import { PROJECT_ROOT, rstSections } from "../graphs/lib/data.js";
+import { sentences, stemOf, surfaceWords } from "../src/runtime/text.js";
 import { SimulatedChatModel } from "../src/models/simulated.js";
 
 /** Seed 001's measurement for N = 4: sequential 22.20 s, parallel 8.98 s (Gemini 2.5 Flash). */

@@ -6,8 +6,8 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { workflowNames, getWorkflow } from "../src/registry.js";
-import { examplesA } from "../src/patterns/examples/partA.js";
-import { examples as examplesB } from "../src/patterns/examples/partB.js";
+import { examplesA } from "../graphs/examples/compositionAndControl.js";
+import { examples as examplesB } from "../graphs/examples/resilienceAndState.js";
 
 /** The builders' example graphs, by README marker name (`<!-- mermaid:example:NAME -->`). */
 export const EXAMPLES: Record<string, { getGraph(): { drawMermaid(): string } }> = { ...examplesA };

@@ -19,19 +19,19 @@ export { resolveModelSettings, type ModelRole, type ModelSettings } from "./mode
 export { OfflineChatModel } from "./models/offline/model.js";
 export { invokeStructured } from "./models/structured.js";
 export { tagged, optionList } from "./models/prompting.js";
-export { buildPromptChain, chainFields, type ChainStep, type ChainGate } from "./patterns/chain.js";
-export { buildRouter, selectRoute, DEFAULT_CONFIDENCE_THRESHOLD, type RouteDecision } from "./patterns/route.js";
-export { buildParallelMap, buildSectioning, buildVoting, keyedResults, tallyVotes, type Tally } from "./patterns/parallel.js";
-export { buildOrchestratorWorkers } from "./patterns/orchestrator.js";
+export { buildPromptChain, chainFields, type ChainStep, type ChainGate } from "./patterns/workflow/promptChain.js";
+export { buildRouter, selectRoute, DEFAULT_CONFIDENCE_THRESHOLD, type RouteDecision } from "./patterns/workflow/router.js";
+export { buildParallelMap, buildSectioning, buildVoting, keyedResults, tallyVotes, type Tally } from "./patterns/workflow/parallel.js";
+export { buildOrchestratorWorkers } from "./patterns/workflow/orchestratorWorkers.js";
 export {
   buildEvaluatorOptimizer,
   evaluatorOptimizerFields,
   bestAttempt,
   DEFAULT_SCORE_THRESHOLD,
   DEFAULT_MAX_ITERATIONS,
-} from "./patterns/evaluatorOptimizer.js";
-export { indexedResults, orderedResults, FanOutIncompleteError, DEFAULT_MAX_WORKER_TASKS } from "./patterns/fanOut.js";
-export { buildDag, checkDependencies, dagGenerations, dagLeaves, findCycle, type DagNode, type DagOptions } from "./patterns/dag.js";
+} from "./patterns/workflow/evaluatorOptimizer.js";
+export { indexedResults, orderedResults, FanOutIncompleteError, DEFAULT_MAX_WORKER_TASKS } from "./patterns/core/fanOut.js";
+export { buildDag, checkDependencies, dagGenerations, dagLeaves, findCycle, type DagNode, type DagOptions } from "./patterns/composition/dag.js";
 export {
   buildMapReduce,
   mapReduceFields,
@@ -42,14 +42,14 @@ export {
   MAX_ROUNDS_LIMIT,
   type MapReduceOptions,
   type MapReduceState,
-} from "./patterns/mapReduce.js";
-export { Workflow, workflowStateFields, type Step, type WorkflowOptions } from "./patterns/sequentialWorkflow.js";
-export { addApprovalStep, approvalFields, ReviewDecision, parseReviewDecision, type ApprovalRequest } from "./patterns/approval.js";
+} from "./patterns/composition/mapReduce.js";
+export { Workflow, workflowStateFields, type Step, type WorkflowOptions } from "./patterns/composition/sequentialWorkflow.js";
+export { addApprovalStep, approvalFields, ReviewDecision, parseReviewDecision, type ApprovalRequest } from "./patterns/state/approval.js";
 export { listThreads, getThreadState, getThreadHistory, resumeThread, resumeWorkflow, forkThread, type ThreadSummary, type ThreadState, type CheckpointEntry } from "./threads.js";
 export { onceForTask, MemoryLedger, SqliteLedger, PostgresLedger, type TaskLedger } from "./runtime/ledger.js";
 export { retrieve, type KnowledgeDocument, type Passage } from "./runtime/retrieval.js";
-export { InMemorySupportDesk, setDefaultSupportDesk, type SupportDesk } from "./stores/supportDesk.js";
-export type { NodeFn, PolicyOptions, BuiltGraph } from "./patterns/common.js";
+export { InMemorySupportDesk, setDefaultSupportDesk, type SupportDesk } from "../graphs/lib/supportDesk.js";
+export type { NodeFn, PolicyOptions, BuiltGraph } from "./patterns/core/graph.js";
 export {
   appendList,
   branchFailure,
@@ -58,7 +58,7 @@ export {
   type Fallback,
   type FallbackOptions,
   type OrchestrationOptions,
-} from "./patterns/policies.js";
+} from "./patterns/core/policies.js";
 export {
   buildParameterChain,
   parameterChainGenerations,
@@ -67,8 +67,8 @@ export {
   ParameterResolutionError,
   type ParameterStep,
   type ParameterChainOptions,
-} from "./patterns/parameterChain.js";
-export { buildForkJoin, forkJoinFields, FORK_NODE, type ForkJoinOptions, type ForkJoinState } from "./patterns/forkJoin.js";
+} from "./patterns/composition/parameterChain.js";
+export { buildForkJoin, forkJoinFields, FORK_NODE, type ForkJoinOptions, type ForkJoinState } from "./patterns/composition/forkJoin.js";
 export {
   buildScatterGather,
   scatterGatherFields,
@@ -79,7 +79,7 @@ export {
   type ScatterGatherOutcome,
   type ScatterGatherState,
   type ScatterService,
-} from "./patterns/scatterGather.js";
+} from "./patterns/composition/scatterGather.js";
 export {
   buildIfThenElse,
   buildSwitchCase,
@@ -92,7 +92,7 @@ export {
   type GuardedStep,
   type StepGuard,
   type GuardState,
-} from "./patterns/conditional.js";
+} from "./patterns/control/conditional.js";
 export {
   buildWhileLoop,
   buildForEach,
@@ -109,8 +109,8 @@ export {
   type ForEachOptions,
   type PaginationOptions,
   type PaginationStopReason,
-} from "./patterns/loops.js";
-export { runPythonTests, PythonUnavailableError, DEFAULT_PYTHON_TIMEOUT_MS, type PythonRunOptions, type PythonTestResult, type PythonTestFailure, type PythonFailureKind } from "./runtime/python.js";
+} from "./patterns/control/loops.js";
+export { runPythonTests, PythonUnavailableError, DEFAULT_PYTHON_TIMEOUT_MS, type PythonRunOptions, type PythonTestResult, type PythonTestFailure, type PythonFailureKind } from "../graphs/lib/python.js";
 export {
   buildRetry,
   withRetry,
@@ -130,7 +130,7 @@ export {
   type RetryClock,
   type NodePolicyOptions,
   type FallbackFn,
-} from "./patterns/retry.js";
+} from "./patterns/resilience/retry.js";
 export {
   buildTryCatch,
   tryCatchFields,
@@ -141,7 +141,7 @@ export {
   CatchHandlerError,
   type CaughtError,
   type TryCatchOptions,
-} from "./patterns/tryCatch.js";
+} from "./patterns/resilience/tryCatch.js";
 export {
   buildFallbackChain,
   fallbackFields,
@@ -149,7 +149,7 @@ export {
   StrategyRejectedError,
   type FallbackStrategy,
   type FallbackChainOptions,
-} from "./patterns/fallbackChain.js";
+} from "./patterns/resilience/fallbackChain.js";
 export {
   buildSaga,
   sagaFields,
@@ -158,7 +158,7 @@ export {
   type SagaStep,
   type SagaOptions,
   type SagaStatus,
-} from "./patterns/saga.js";
+} from "./patterns/resilience/saga.js";
 export {
   buildStateMachine,
   stateMachineFields,
@@ -169,7 +169,7 @@ export {
   type TransitionTable,
   type StateHandler,
   type StateMachineOptions,
-} from "./patterns/stateMachine.js";
+} from "./patterns/control/stateMachine.js";
 export {
   eventLog,
   stateAt,
@@ -180,7 +180,7 @@ export {
   type TaskWrites,
   type StateAt,
   type ForkOptions,
-} from "./patterns/eventSourcing.js";
+} from "./patterns/state/eventSourcing.js";
 export {
   buildDynamicWorkflow,
   dynamicWorkflowFields,
@@ -193,7 +193,7 @@ export {
   type RegisteredStep,
   type Planner,
   type StepInfo,
-} from "./patterns/dynamicWorkflow.js";
+} from "./patterns/composition/dynamicWorkflow.js";
 export {
   buildPipeline,
   streamPipeline,
@@ -203,7 +203,7 @@ export {
   type Transform,
   type PipelineChunk,
   type PipelineOptions,
-} from "./patterns/pipeline.js";
+} from "./patterns/composition/pipeline.js";
 export {
   buildPubSub,
   pubSubFields,
@@ -213,4 +213,4 @@ export {
   type Delivery,
   type PubSubReport,
   type PubSubOptions,
-} from "./patterns/pubSub.js";
+} from "./patterns/state/pubSub.js";

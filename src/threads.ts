@@ -10,7 +10,7 @@
 import { Command, type BaseCheckpointSaver, type StateSnapshot } from "@langchain/langgraph";
 import { executeGraph, graphFor, lastResult, type PendingInterrupt, type RunOptions, type WorkflowEvent } from "./facade.js";
 import { pendingInterrupts } from "./runtime/interrupts.js";
-import { isApprovalRequest, parseReviewDecision } from "./patterns/approval.js";
+import { isApprovalRequest, parseReviewDecision } from "./patterns/state/approval.js";
 import { getWorkflow } from "./registry.js";
 import { WORKFLOW_METADATA_KEY } from "./runtime/checkpointer.js";
 import { ResumeError, UnknownCheckpointError, UnknownThreadError } from "./runtime/errors.js";

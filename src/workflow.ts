@@ -7,7 +7,7 @@
  */
 import { StateSchema, type CompiledStateGraph } from "@langchain/langgraph";
 import { z } from "zod";
-import type { BuiltGraph } from "./patterns/common.js";
+import type { BuiltGraph } from "./patterns/core/graph.js";
 
 /** A registered workflow. */
 export interface WorkflowDefinition<In extends z.ZodObject = z.ZodObject> {

@@ -9,7 +9,7 @@ import { openCheckpointer } from "../src/runtime/checkpointer.js";
 import { ConfigurationError, InvalidInputError, UnknownWorkflowError } from "../src/runtime/errors.js";
 import { BaseCallbackHandler } from "@langchain/core/callbacks/base";
 import { OfflineChatModel } from "../src/models/offline/model.js";
-import { DEFAULT_MAX_WORKER_TASKS } from "../src/patterns/fanOut.js";
+import { DEFAULT_MAX_WORKER_TASKS } from "../src/patterns/core/fanOut.js";
 
 describe("runWorkflow", () => {
   it("validates input and applies the schema's defaults", async () => {

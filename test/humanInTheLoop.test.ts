@@ -26,7 +26,7 @@ import { getWorkflow, workflows } from "../src/registry.js";
 import { openCheckpointer, type OpenCheckpointer } from "../src/runtime/checkpointer.js";
 import { InvalidInputError, ResumeError } from "../src/runtime/errors.js";
 import { onceForTask } from "../src/runtime/ledger.js";
-import { InMemorySupportDesk } from "../src/stores/supportDesk.js";
+import { InMemorySupportDesk } from "../graphs/lib/supportDesk.js";
 import { getThreadHistory, getThreadState, resumeThread, resumeWorkflow, type ResumeOptions } from "../src/threads.js";
 import { defineWorkflow, type WorkflowDefinition } from "../src/workflow.js";
 

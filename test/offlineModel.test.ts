@@ -5,7 +5,7 @@ import { OfflineChatModel } from "../src/models/offline/model.js";
 import { fillSchema, NO_MATCH_CONFIDENCE } from "../src/models/offline/fill.js";
 import { readPrompt } from "../src/models/offline/prompt.js";
 import { compose, NO_MATERIAL_ANSWER } from "../src/models/offline/compose.js";
-import { countTokens, sentences } from "../src/models/offline/text.js";
+import { countTokens, sentences } from "../src/runtime/text.js";
 import { StructuredOutputError } from "../src/runtime/errors.js";
 
 const model = new OfflineChatModel();

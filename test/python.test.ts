@@ -2,7 +2,7 @@ import { createServer, type Server } from "node:net";
 import { readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runPythonTests } from "../src/runtime/python.js";
+import { runPythonTests } from "../graphs/lib/python.js";
 
 const ADD = "def add(a, b):\n    return a + b\n";
 

@@ -10,7 +10,7 @@ import { graphFor, lastResult, runWorkflow, type WorkflowEvent } from "../src/fa
 import { getWorkflow } from "../src/registry.js";
 import { openCheckpointer, type OpenCheckpointer } from "../src/runtime/checkpointer.js";
 import { ResumeError, UnknownThreadError, UnknownWorkflowError } from "../src/runtime/errors.js";
-import { InMemorySupportDesk } from "../src/stores/supportDesk.js";
+import { InMemorySupportDesk } from "../graphs/lib/supportDesk.js";
 import { forkThread, getThreadHistory, getThreadState, listThreads, resumeThread, resumeWorkflow } from "../src/threads.js";
 
 let open: OpenCheckpointer;

@@ -20,7 +20,7 @@ import { END, Overwrite, START, Send, StateGraph, type LangGraphRunnableConfig }
 import { benchItems, median, prepareProcess, promisePool, simulatedModel } from "../common.js";
 import { BulkInput, BulkOutput, BulkState, classifyItem, DEFAULT_LABELS, definition } from "../../graphs/bulkClassification.js";
 import { runWorkflow } from "../../src/facade.js";
-import { orderedResults } from "../../src/patterns/fanOut.js";
+import { orderedResults } from "../../src/patterns/core/fanOut.js";
 import { DEFAULT_RETRY_POLICY } from "../../src/runtime/retry.js";
 
 prepareProcess();

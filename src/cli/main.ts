@@ -20,7 +20,7 @@ import { redactSecrets } from "../runtime/redact.js";
 import { emptyUsage, type TokenUsage } from "../runtime/usage.js";
 import { runBatch, DEFAULT_BATCH_CONCURRENCY } from "./batch.js";
 import { inputFileKind, parseFieldMappings, parseJson, readJsonFile, readRows, rowToInput, type Row } from "./io.js";
-import { runMainJob } from "./mainJob.js";
+import { runMainJob } from "../../graphs/lib/mainJob.js";
 import { formatDuration, formatUsage, renderOutput, renderTable } from "./render.js";
 
 /** Exit code of a batch that finished with failed rows. */

@@ -18,7 +18,7 @@
  * @module
  */
 import { AsyncLocalStorageProviderSingleton } from "@langchain/core/singletons";
-import { countTokens } from "./offline/text.js";
+import { countTokens } from "../runtime/text.js";
 import type { ModelRateLimiter } from "../runtime/rateLimit.js";
 
 /** Retry settings of the transport. */

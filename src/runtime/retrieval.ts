@@ -7,7 +7,7 @@
  */
 import { RecursiveCharacterTextSplitter } from "@langchain/textsplitters";
 import okapi from "okapibm25";
-import { terms } from "../models/offline/text.js";
+import { terms } from "./text.js";
 
 // okapibm25 is CommonJS with `exports.default`: under ESM the function is on `.default`.
 const BM25 = ((okapi as unknown as { default?: typeof okapi }).default ?? okapi) as unknown as (documents: string[], keywords: string[]) => number[];

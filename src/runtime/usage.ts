@@ -9,7 +9,7 @@
  */
 import { appendFileSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { countTokens } from "../models/offline/text.js";
+import { countTokens } from "./text.js";
 import { takeTaskRetries } from "../models/transport.js";
 import { BudgetExceededError, costOf, type Budget } from "./cost.js";
 import { redactSecrets } from "./redact.js";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildEvaluatorOptimizer } from "../../src/patterns/evaluatorOptimizer.js";
+import { buildEvaluatorOptimizer } from "../../src/patterns/workflow/evaluatorOptimizer.js";
 import { definition, DETECTORS, graph, missingItems, validateExtraction, DocumentState, summarizeFindings } from "../../graphs/documentExtraction.js";
 
 const doc = definition.example.document;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ActionPlan, analyzeSentiment, extractTopics, feedbackGate, graph, planActions } from "../../graphs/feedbackAnalysis.js";
-import { InMemorySupportDesk } from "../../src/stores/supportDesk.js";
+import { InMemorySupportDesk } from "../../graphs/lib/supportDesk.js";
 
 const blank = { feedback: "", sentiment: null, topics: null, topicsModel: null, actionPlan: null, escalationId: null, stopReason: null, stoppedAfter: null };
 

@@ -15,7 +15,7 @@ import {
   type Entity,
   type Relation,
 } from "../../graphs/knowledgeGraph.js";
-import { dagGenerations } from "../../src/patterns/dag.js";
+import { dagGenerations } from "../../src/patterns/composition/dag.js";
 import { InvalidInputError, parseInput } from "../../src/runtime/errors.js";
 import { UsageTracker } from "../../src/runtime/usage.js";
 

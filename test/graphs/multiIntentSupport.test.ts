@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { MemorySaver } from "@langchain/langgraph";
 import { definition, graph, handleTask, splitTasks, writeEmail, WORKERS, type SupportTask } from "../../graphs/multiIntentSupport.js";
-import { InMemorySupportDesk } from "../../src/stores/supportDesk.js";
+import { InMemorySupportDesk } from "../../graphs/lib/supportDesk.js";
 import { runWorkflow } from "../../src/facade.js";
 
 const task = (type: string, extra: Partial<SupportTask> = {}): SupportTask => ({ type, text: `${type} request`, invoiceNumber: null, orderId: null, product: null, reason: null, ...extra });

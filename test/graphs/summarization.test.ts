@@ -10,7 +10,7 @@ import {
   splitText,
   summarizeChunk,
 } from "../../graphs/summarization.js";
-import { countTokens } from "../../src/models/offline/text.js";
+import { countTokens } from "../../src/runtime/text.js";
 import { InvalidInputError, parseInput } from "../../src/runtime/errors.js";
 import { UsageTracker } from "../../src/runtime/usage.js";
 

@@ -18,7 +18,7 @@ import type { AddressInfo, Socket } from "node:net";
 import { compose } from "../../src/models/offline/compose.js";
 import { fillSchema, type JsonSchema } from "../../src/models/offline/fill.js";
 import { readPrompt } from "../../src/models/offline/prompt.js";
-import { countTokens } from "../../src/models/offline/text.js";
+import { countTokens } from "../../src/runtime/text.js";
 
 export type FaultKind =
   | "rate_limit_retry_after"

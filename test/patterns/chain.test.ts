@@ -2,7 +2,7 @@ import { MemorySaver, StateSchema } from "@langchain/langgraph";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { GraphDefinitionError } from "../../src/runtime/errors.js";
-import { buildPromptChain, chainFields, type ChainGate, type ChainStep } from "../../src/patterns/chain.js";
+import { buildPromptChain, chainFields, type ChainGate, type ChainStep } from "../../src/patterns/workflow/promptChain.js";
 
 const State = new StateSchema({
   topic: z.string(),

@@ -10,9 +10,9 @@ import {
   guardNodeName,
   switchTarget,
   type GuardedStep,
-} from "../../src/patterns/conditional.js";
-import { appendList } from "../../src/patterns/policies.js";
-import { examplesA } from "../../src/patterns/examples/partA.js";
+} from "../../src/patterns/control/conditional.js";
+import { appendList } from "../../src/patterns/core/policies.js";
+import { examplesA } from "../../graphs/examples/compositionAndControl.js";
 
 /** A step that never answers: only its timeout ends it. */
 const hang = () => new Promise<never>(() => {});

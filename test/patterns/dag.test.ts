@@ -1,7 +1,7 @@
 import { END, MemorySaver, ReducedValue, START, StateSchema, type LangGraphRunnableConfig } from "@langchain/langgraph";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { buildDag, checkDependencies, dagGenerations, dagLeaves, findCycle, type DagNode } from "../../src/patterns/dag.js";
+import { buildDag, checkDependencies, dagGenerations, dagLeaves, findCycle, type DagNode } from "../../src/patterns/composition/dag.js";
 import { GraphDefinitionError } from "../../src/runtime/errors.js";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -12,8 +12,8 @@ import {
   type DynamicWorkflowOptions,
   type RegisteredStep,
   type StepInfo,
-} from "../../src/patterns/dynamicWorkflow.js";
-import { examples } from "../../src/patterns/examples/partB.js";
+} from "../../src/patterns/composition/dynamicWorkflow.js";
+import { examples } from "../../graphs/examples/resilienceAndState.js";
 import { GraphDefinitionError } from "../../src/runtime/errors.js";
 
 const State = new StateSchema({

@@ -11,7 +11,7 @@ import {
   stopReasonOf,
   type Attempt,
   type EvaluatorOptimizerState,
-} from "../../src/patterns/evaluatorOptimizer.js";
+} from "../../src/patterns/workflow/evaluatorOptimizer.js";
 
 const State = new StateSchema({ task: z.string(), ...evaluatorOptimizerFields });
 type State = typeof State.State;

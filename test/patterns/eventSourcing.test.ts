@@ -1,10 +1,10 @@
 import { interrupt, MemorySaver, StateSchema } from "@langchain/langgraph";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { buildPromptChain, chainFields } from "../../src/patterns/chain.js";
-import { eventLog, forkAt, NoCheckpointAtStepError, resumeRun, stateAt } from "../../src/patterns/eventSourcing.js";
-import { examples } from "../../src/patterns/examples/partB.js";
-import { buildTryCatch, tryCatchFields } from "../../src/patterns/tryCatch.js";
+import { buildPromptChain, chainFields } from "../../src/patterns/workflow/promptChain.js";
+import { eventLog, forkAt, NoCheckpointAtStepError, resumeRun, stateAt } from "../../src/patterns/state/eventSourcing.js";
+import { examples } from "../../graphs/examples/resilienceAndState.js";
+import { buildTryCatch, tryCatchFields } from "../../src/patterns/resilience/tryCatch.js";
 import { ConfigurationError, ResumeError, UnknownCheckpointError, UnknownThreadError } from "../../src/runtime/errors.js";
 
 const State = new StateSchema({ text: z.string().default(""), outline: z.string().default(""), draft: z.string().default(""), ...chainFields });

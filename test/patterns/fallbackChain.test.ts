@@ -1,15 +1,15 @@
 import { MemorySaver, StateSchema, type LangGraphRunnableConfig } from "@langchain/langgraph";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { examples } from "../../src/patterns/examples/partB.js";
+import { examples } from "../../graphs/examples/resilienceAndState.js";
 import {
   AllStrategiesFailedError,
   buildFallbackChain,
   fallbackFields,
   type FallbackChainOptions,
   type FallbackStrategy,
-} from "../../src/patterns/fallbackChain.js";
-import { withRetry } from "../../src/patterns/retry.js";
+} from "../../src/patterns/resilience/fallbackChain.js";
+import { withRetry } from "../../src/patterns/resilience/retry.js";
 import { GraphDefinitionError } from "../../src/runtime/errors.js";
 
 const State = new StateSchema({ question: z.string().default(""), answer: z.string().default(""), ...fallbackFields });

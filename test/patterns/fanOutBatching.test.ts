@@ -5,8 +5,8 @@
 import { StateSchema, type LangGraphRunnableConfig, type RetryPolicy } from "@langchain/langgraph";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { DEFAULT_MAX_WORKER_TASKS, indexedResults, sendEach, type WorkerPayload } from "../../src/patterns/fanOut.js";
-import { buildParallelMap } from "../../src/patterns/parallel.js";
+import { DEFAULT_MAX_WORKER_TASKS, indexedResults, sendEach, type WorkerPayload } from "../../src/patterns/core/fanOut.js";
+import { buildParallelMap } from "../../src/patterns/workflow/parallel.js";
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {

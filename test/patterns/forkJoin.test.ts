@@ -2,8 +2,8 @@ import { MemorySaver, NodeTimeoutError, StateSchema, type LangGraphRunnableConfi
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { GraphDefinitionError } from "../../src/runtime/errors.js";
-import { buildForkJoin, forkJoinFields, type ForkJoinBranch, type ForkJoinOptions } from "../../src/patterns/forkJoin.js";
-import { examplesA } from "../../src/patterns/examples/partA.js";
+import { buildForkJoin, forkJoinFields, type ForkJoinBranch, type ForkJoinOptions } from "../../src/patterns/composition/forkJoin.js";
+import { examplesA } from "../../graphs/examples/compositionAndControl.js";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** A step that never answers: only its timeout ends it. */

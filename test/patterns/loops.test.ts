@@ -17,9 +17,9 @@ import {
   type ForEachOptions,
   type PaginationOptions,
   type WhileLoopOptions,
-} from "../../src/patterns/loops.js";
-import { appendList } from "../../src/patterns/policies.js";
-import { examplesA } from "../../src/patterns/examples/partA.js";
+} from "../../src/patterns/control/loops.js";
+import { appendList } from "../../src/patterns/core/policies.js";
+import { examplesA } from "../../graphs/examples/compositionAndControl.js";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** A step that never answers: only its timeout ends it. */

@@ -1,7 +1,7 @@
 import { MemorySaver, StateSchema } from "@langchain/langgraph";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { countTokens } from "../../src/models/offline/text.js";
+import { countTokens } from "../../src/runtime/text.js";
 import {
   buildMapReduce,
   groupByTokens,
@@ -9,7 +9,7 @@ import {
   MAX_ROUNDS_LIMIT,
   truncateToTokens,
   type MapReduceOptions,
-} from "../../src/patterns/mapReduce.js";
+} from "../../src/patterns/composition/mapReduce.js";
 import { GraphDefinitionError } from "../../src/runtime/errors.js";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

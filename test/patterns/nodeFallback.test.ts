@@ -2,10 +2,10 @@
 import { describe, expect, it } from "vitest";
 import { StateSchema } from "@langchain/langgraph";
 import { z } from "zod";
-import { buildPromptChain, chainFields } from "../../src/patterns/chain.js";
-import { buildRouter } from "../../src/patterns/route.js";
-import { buildParallelMap } from "../../src/patterns/parallel.js";
-import { indexedResults } from "../../src/patterns/fanOut.js";
+import { buildPromptChain, chainFields } from "../../src/patterns/workflow/promptChain.js";
+import { buildRouter } from "../../src/patterns/workflow/router.js";
+import { buildParallelMap } from "../../src/patterns/workflow/parallel.js";
+import { indexedResults } from "../../src/patterns/core/fanOut.js";
 
 const State = new StateSchema({ text: z.string().default(""), out: z.string().default(""), ...chainFields });
 type S = typeof State.State;

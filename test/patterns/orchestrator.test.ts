@@ -2,8 +2,8 @@ import { MemorySaver, StateSchema } from "@langchain/langgraph";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { GraphDefinitionError } from "../../src/runtime/errors.js";
-import { FanOutIncompleteError, indexedResults } from "../../src/patterns/fanOut.js";
-import { buildOrchestratorWorkers } from "../../src/patterns/orchestrator.js";
+import { FanOutIncompleteError, indexedResults } from "../../src/patterns/core/fanOut.js";
+import { buildOrchestratorWorkers } from "../../src/patterns/workflow/orchestratorWorkers.js";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 

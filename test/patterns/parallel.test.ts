@@ -2,8 +2,8 @@ import { MemorySaver, StateSchema, type LangGraphRunnableConfig } from "@langcha
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { GraphDefinitionError } from "../../src/runtime/errors.js";
-import { FanOutIncompleteError, indexedResults, orderedResults } from "../../src/patterns/fanOut.js";
-import { buildParallelMap, buildSectioning, buildVoting, keyedResults, tallyVotes } from "../../src/patterns/parallel.js";
+import { FanOutIncompleteError, indexedResults, orderedResults } from "../../src/patterns/core/fanOut.js";
+import { buildParallelMap, buildSectioning, buildVoting, keyedResults, tallyVotes } from "../../src/patterns/workflow/parallel.js";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 

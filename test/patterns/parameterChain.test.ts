@@ -10,8 +10,8 @@ import {
   ParameterResolutionError,
   resolveParameters,
   type ParameterStep,
-} from "../../src/patterns/parameterChain.js";
-import { examplesA } from "../../src/patterns/examples/partA.js";
+} from "../../src/patterns/composition/parameterChain.js";
+import { examplesA } from "../../graphs/examples/compositionAndControl.js";
 
 /** A step that never answers: only its timeout ends it. */
 const hang = () => new Promise<never>(() => {});

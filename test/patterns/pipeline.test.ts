@@ -1,9 +1,9 @@
 import { NodeTimeoutError, StateSchema } from "@langchain/langgraph";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { examples } from "../../src/patterns/examples/partB.js";
-import { buildPipeline, filterItems, mapItems, PipelineStageError, streamPipeline, type PipelineOptions, type Transform } from "../../src/patterns/pipeline.js";
-import { withRetry } from "../../src/patterns/retry.js";
+import { examples } from "../../graphs/examples/resilienceAndState.js";
+import { buildPipeline, filterItems, mapItems, PipelineStageError, streamPipeline, type PipelineOptions, type Transform } from "../../src/patterns/composition/pipeline.js";
+import { withRetry } from "../../src/patterns/resilience/retry.js";
 import { GraphDefinitionError } from "../../src/runtime/errors.js";
 
 const State = new StateSchema({ numbers: z.array(z.number()).default(() => []), results: z.array(z.number()).default(() => []) });

@@ -1,9 +1,9 @@
 import { MemorySaver, NodeTimeoutError, StateSchema, type LangGraphRunnableConfig } from "@langchain/langgraph";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { examples } from "../../src/patterns/examples/partB.js";
-import { buildPubSub, InvalidBusEventError, pubSubFields, type PubSubOptions, type PubSubReport } from "../../src/patterns/pubSub.js";
-import { withRetry } from "../../src/patterns/retry.js";
+import { examples } from "../../graphs/examples/resilienceAndState.js";
+import { buildPubSub, InvalidBusEventError, pubSubFields, type PubSubOptions, type PubSubReport } from "../../src/patterns/state/pubSub.js";
+import { withRetry } from "../../src/patterns/resilience/retry.js";
 import { GraphDefinitionError } from "../../src/runtime/errors.js";
 
 const State = new StateSchema({

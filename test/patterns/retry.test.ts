@@ -1,8 +1,8 @@
 import { StateSchema } from "@langchain/langgraph";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { buildPromptChain, chainFields } from "../../src/patterns/chain.js";
-import type { PolicyOptions } from "../../src/patterns/common.js";
+import { buildPromptChain, chainFields } from "../../src/patterns/workflow/promptChain.js";
+import type { PolicyOptions } from "../../src/patterns/core/graph.js";
 import { ConfigurationError, InvalidInputError, LlmWorkflowsError, StructuredOutputError } from "../../src/runtime/errors.js";
 import { DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_POLICY, isTransientError } from "../../src/runtime/retry.js";
 

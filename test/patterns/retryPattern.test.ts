@@ -8,7 +8,7 @@
 import { NodeTimeoutError, StateSchema, type LangGraphRunnableConfig } from "@langchain/langgraph";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { examples } from "../../src/patterns/examples/partB.js";
+import { examples } from "../../graphs/examples/resilienceAndState.js";
 import {
   backoffIntervalMs,
   buildRetry,
@@ -19,7 +19,7 @@ import {
   RetryAfterTooLongError,
   withRetry,
   type RetryClock,
-} from "../../src/patterns/retry.js";
+} from "../../src/patterns/resilience/retry.js";
 import { ConfigurationError, GraphDefinitionError, InvalidInputError, StructuredOutputError } from "../../src/runtime/errors.js";
 import { DEFAULT_RETRY_POLICY, isTransientError } from "../../src/runtime/retry.js";
 

@@ -2,7 +2,7 @@ import { StateSchema } from "@langchain/langgraph";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { GraphDefinitionError } from "../../src/runtime/errors.js";
-import { DEFAULT_CONFIDENCE_THRESHOLD, buildRouter, selectRoute, type RouterOptions } from "../../src/patterns/route.js";
+import { DEFAULT_CONFIDENCE_THRESHOLD, buildRouter, selectRoute, type RouterOptions } from "../../src/patterns/workflow/router.js";
 
 const State = new StateSchema({
   // What the test wants the classifier to decide; "" means no decision.

@@ -14,10 +14,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { eventLog } from "../../src/patterns/eventSourcing.js";
-import { examples } from "../../src/patterns/examples/partB.js";
-import { withRetry } from "../../src/patterns/retry.js";
-import { buildSaga, SagaCompensationError, sagaFields, SagaRolledBackError, type SagaOptions, type SagaStep } from "../../src/patterns/saga.js";
+import { eventLog } from "../../src/patterns/state/eventSourcing.js";
+import { examples } from "../../graphs/examples/resilienceAndState.js";
+import { withRetry } from "../../src/patterns/resilience/retry.js";
+import { buildSaga, SagaCompensationError, sagaFields, SagaRolledBackError, type SagaOptions, type SagaStep } from "../../src/patterns/resilience/saga.js";
 import { GraphDefinitionError } from "../../src/runtime/errors.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));

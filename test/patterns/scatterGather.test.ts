@@ -9,9 +9,9 @@ import {
   scatterGatherRetryPolicy,
   type ScatterGatherOptions,
   type ScatterService,
-} from "../../src/patterns/scatterGather.js";
+} from "../../src/patterns/composition/scatterGather.js";
 import { isTransientError } from "../../src/runtime/retry.js";
-import { examplesA } from "../../src/patterns/examples/partA.js";
+import { examplesA } from "../../graphs/examples/compositionAndControl.js";
 
 const State = new StateSchema({ query: z.string(), answer: z.string().default(""), ...scatterGatherFields });
 type S = typeof State.State;

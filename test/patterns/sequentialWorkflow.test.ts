@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { MemorySaver, StateSchema } from "@langchain/langgraph";
 import { z } from "zod";
-import { stepNames, Workflow, workflowStateFields } from "../../src/patterns/sequentialWorkflow.js";
+import { stepNames, Workflow, workflowStateFields } from "../../src/patterns/composition/sequentialWorkflow.js";
 import { GraphDefinitionError } from "../../src/runtime/errors.js";
 import { draftWorkflow, graph as draftGraph, definition as draftDefinition } from "../../graphs/draftAndImprove.js";
 

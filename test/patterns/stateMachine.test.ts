@@ -1,8 +1,8 @@
 import { MemorySaver, NodeTimeoutError, StateSchema, type LangGraphRunnableConfig } from "@langchain/langgraph";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { examples } from "../../src/patterns/examples/partB.js";
-import { withRetry } from "../../src/patterns/retry.js";
+import { examples } from "../../graphs/examples/resilienceAndState.js";
+import { withRetry } from "../../src/patterns/resilience/retry.js";
 import {
   buildStateMachine,
   InvalidTransitionError,
@@ -11,7 +11,7 @@ import {
   stateMachineFields,
   statesOf,
   type StateMachineOptions,
-} from "../../src/patterns/stateMachine.js";
+} from "../../src/patterns/control/stateMachine.js";
 import { GraphDefinitionError, LlmWorkflowsError } from "../../src/runtime/errors.js";
 
 const State = new StateSchema({ job: z.string().default(""), result: z.string().default(""), notified: z.boolean().default(false), ...stateMachineFields });

@@ -1,9 +1,9 @@
 import { Command, interrupt, MemorySaver, ReducedValue, StateSchema, type LangGraphRunnableConfig } from "@langchain/langgraph";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { examples } from "../../src/patterns/examples/partB.js";
-import { withRetry } from "../../src/patterns/retry.js";
-import { buildTryCatch, CatchHandlerError, describeError, tryCatchFields, UncaughtStepError, type TryCatchOptions } from "../../src/patterns/tryCatch.js";
+import { examples } from "../../graphs/examples/resilienceAndState.js";
+import { withRetry } from "../../src/patterns/resilience/retry.js";
+import { buildTryCatch, CatchHandlerError, describeError, tryCatchFields, UncaughtStepError, type TryCatchOptions } from "../../src/patterns/resilience/tryCatch.js";
 import { GraphDefinitionError, LlmWorkflowsError } from "../../src/runtime/errors.js";
 
 const State = new StateSchema({

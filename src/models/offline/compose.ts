@@ -12,7 +12,7 @@
  */
 import { rank } from "./fill.js";
 import type { ReadPrompt } from "./prompt.js";
-import { sentences, terms, termSet } from "./text.js";
+import { sentences, terms, termSet } from "../../runtime/text.js";
 
 /** Sentences in a free-text answer unless the instruction asks otherwise. */
 export const DEFAULT_ANSWER_SENTENCES = 6;

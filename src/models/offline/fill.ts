@@ -18,7 +18,7 @@
  * @module
  */
 import type { ReadPrompt } from "./prompt.js";
-import { clauses, sentences, stemOf, surfaceWords, termSet, terms, truncate } from "./text.js";
+import { clauses, sentences, stemOf, surfaceWords, termSet, terms, truncate } from "../../runtime/text.js";
 
 /** A JSON schema node as produced by zod 4's `toJSONSchema` (the subset used here). */
 export interface JsonSchema {

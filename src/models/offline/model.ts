@@ -29,7 +29,7 @@ import { createHash } from "node:crypto";
 import { compose } from "./compose.js";
 import { fillSchema } from "./fill.js";
 import { readPrompt } from "./prompt.js";
-import { countTokens } from "./text.js";
+import { countTokens } from "../../runtime/text.js";
 import { ToolCallingChatModel, type OfflineCallOptions } from "./toolCalling.js";
 
 export type { OfflineCallOptions };
