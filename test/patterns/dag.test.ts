@@ -116,16 +116,23 @@ describe("buildDag at run time", () => {
   });
 
   it("runs the nodes of one generation concurrently", async () => {
+    // Each node waits until all three are running (a barrier, not a delay): run one at a
+    // time, the first would be released by the safety timer alone and maxActive would be 1.
     let active = 0;
     let maxActive = 0;
+    let allIn!: () => void;
+    const barrier = new Promise<void>((resolve) => (allIn = resolve));
+    const safety = setTimeout(() => allIn(), 2000);
     const busy = (name: string) => async () => {
       maxActive = Math.max(maxActive, ++active);
-      await sleep(20);
+      if (active === 3) allIn();
+      await barrier;
       active--;
       return { log: [name] };
     };
     const graph = buildDag<State>({ state: State, nodes: { a: { run: busy("a") }, b: { run: busy("b") }, c: { run: busy("c") } } }).compile();
     await graph.invoke({});
+    clearTimeout(safety);
     expect(maxActive).toBe(3);
   });
 
@@ -204,15 +211,14 @@ describe("buildDag at run time", () => {
   it("times a node out with timeoutMs (graph-wide, or the node's own)", async () => {
     const slow = logNode("slow", { delayMs: 500 });
     const graphWide = buildDag<State>({ state: State, nodes: { slow: { run: slow } }, timeoutMs: 30, retryPolicy: false }).compile();
-    await expect(graphWide.invoke({})).rejects.toMatchObject({ name: "NodeTimeoutError" });
+    // The error names the node and the timeout that fired (ms), so no clock is read here.
+    await expect(graphWide.invoke({})).rejects.toMatchObject({ name: "NodeTimeoutError", node: "slow", kind: "run", timeout: 30 });
     const ownTimeout = buildDag<State>({
       state: State,
       nodes: { quick: { run: logNode("quick") }, slow: { run: slow, timeoutMs: 30, dependsOn: ["quick"] } },
       timeoutMs: 10_000,
       retryPolicy: false,
     }).compile();
-    const started = Date.now();
-    await expect(ownTimeout.invoke({})).rejects.toMatchObject({ name: "NodeTimeoutError" });
-    expect(Date.now() - started).toBeLessThan(450);
+    await expect(ownTimeout.invoke({})).rejects.toMatchObject({ name: "NodeTimeoutError", node: "slow", kind: "run", timeout: 30 });
   });
 });
