@@ -1,8 +1,13 @@
+import { spawnSync } from "node:child_process";
 import { createServer, type Server } from "node:net";
-import { readdirSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runPythonTests } from "../graphs/lib/python.js";
+
+/** The interpreter runPythonTests uses by default, when it can run: without it these tests are skipped. */
+const hasPython = spawnSync(process.env.LLM_WORKFLOWS_PYTHON || "python3", ["-c", "pass"]).status === 0;
 
 const ADD = "def add(a, b):\n    return a + b\n";
 
@@ -16,9 +21,7 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-const sandboxFolders = () => readdirSync(tmpdir()).filter((f) => f.startsWith("llm-workflows-py-"));
-
-describe("runPythonTests", () => {
+describe.skipIf(!hasPython)("runPythonTests", () => {
   it("passes code that satisfies every test", async () => {
     const r = await runPythonTests(ADD, ["assert add(1, 2) == 3", "assert add(-1, 1) == 0"]);
     expect(r).toMatchObject({ passed: 2, total: 2, failed: [], timedOut: false, killed: false });
@@ -63,9 +66,8 @@ describe("runPythonTests", () => {
   });
 
   it("interrupts an infinite loop before the time limit, keeping time for the tests after it", async () => {
-    const started = Date.now();
+    // killed: false shows the loop was stopped by its phase limit inside Python, not by the hard kill at 900 ms.
     const r = await runPythonTests("def spin():\n    while True:\n        pass\n", ["assert spin() == 1", "assert 1 + 1 == 2"], { timeoutMs: 900 });
-    expect(Date.now() - started).toBeLessThan(3000);
     expect(r).toMatchObject({ passed: 1, total: 2, timedOut: true, killed: false });
     expect(r.failed).toEqual([{ test: "assert spin() == 1", index: 0, kind: "timeout", error: expect.stringMatching(/^timed out after \d+ ms$/) }]);
     // budget max(900 - 250, 0.75 * 900) = 675 ms, minus 100 ms kept for the one test after it
@@ -80,9 +82,7 @@ describe("runPythonTests", () => {
 
   it("kills the process group of a program that ignores the alarm, and reports the tests it did not reach", async () => {
     const code = "import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\ndef spin():\n    while True:\n        pass\n";
-    const started = Date.now();
     const r = await runPythonTests(code, ["assert spin() == 1", "assert True"], { timeoutMs: 800 });
-    expect(Date.now() - started).toBeLessThan(3000);
     expect(r).toMatchObject({ passed: 0, timedOut: true, killed: true });
     expect(r.failed.map((f) => f.kind)).toEqual(["timeout", "not_run"]);
     expect(r.failed[0].error).toBe("timed out: the program was killed after 800 ms (the run's time limit)");
@@ -96,12 +96,13 @@ describe("runPythonTests", () => {
 
   it("has no network: a connection to a listening port on 127.0.0.1 fails quickly, as a failure", async () => {
     const code = `import socket\ndef reach():\n    s = socket.create_connection(("127.0.0.1", ${port}), timeout=2)\n    s.close()\n    return True\n`;
-    const started = Date.now();
+    // "Quickly" without a clock: the connect is refused (not left to its 2 s socket timeout,
+    // which would read "TimeoutError: timed out"), and no phase of the run timed out.
     const r = await runPythonTests(code, ["assert reach()", "assert socket.getaddrinfo('example.com', 80)"], { timeoutMs: 4000 });
-    expect(Date.now() - started).toBeLessThan(2000);
-    expect(r.passed).toBe(0);
+    expect(r).toMatchObject({ passed: 0, timedOut: false, killed: false });
     expect(r.failed.map((f) => f.kind)).toEqual(["error", "error"]);
     expect(r.failed[0].error).toMatch(/PermissionError|OSError|unreachable/i);
+    expect(r.failed[0].error).not.toMatch(/timed? ?out/i);
   });
 
   it("blocks the network with the audit hook alone too (no network namespace)", async () => {
@@ -138,14 +139,24 @@ describe("runPythonTests", () => {
   });
 
   it("removes its temporary folder and can be cancelled", async () => {
-    const before = sandboxFolders().length;
-    const controller = new AbortController();
-    const run = runPythonTests("import time\ntime.sleep(30)\n", ["assert True"], { timeoutMs: 20_000, signal: controller.signal });
-    setTimeout(() => controller.abort(), 200);
-    const r = await run;
-    expect(r).toMatchObject({ killed: true, timedOut: false });
-    expect(r.failed[0].error).toBe("the code did not finish: the run was cancelled");
-    expect(sandboxFolders().length).toBe(before);
+    // The run's temporary folder goes into a folder of this test's own (other test files
+    // run Python at the same time in the shared temporary folder).
+    const ownTmp = mkdtempSync(join(tmpdir(), "python-test-"));
+    const savedTmp = process.env.TMPDIR;
+    process.env.TMPDIR = ownTmp;
+    try {
+      const controller = new AbortController();
+      const run = runPythonTests("import time\ntime.sleep(30)\n", ["assert True"], { timeoutMs: 20_000, signal: controller.signal });
+      setTimeout(() => controller.abort(), 200);
+      const r = await run;
+      expect(r).toMatchObject({ killed: true, timedOut: false });
+      expect(r.failed[0].error).toBe("the code did not finish: the run was cancelled");
+      expect(readdirSync(ownTmp)).toEqual([]);
+    } finally {
+      if (savedTmp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = savedTmp;
+      rmSync(ownTmp, { recursive: true, force: true });
+    }
   });
 
   it("runs nothing for no tests and refuses a non-positive time limit", async () => {
