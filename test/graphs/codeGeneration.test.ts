@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { MemorySaver } from "@langchain/langgraph";
 import { describe, expect, it } from "vitest";
 import {
@@ -12,6 +13,9 @@ import {
   type CodeGenerationState,
 } from "../../graphs/codeGeneration.js";
 import { parseInput } from "../../src/runtime/errors.js";
+
+/** The evaluator runs the drafts with this interpreter: without it the tests that run Python are skipped. */
+const hasPython = spawnSync(process.env.LLM_WORKFLOWS_PYTHON || "python3", ["-c", "pass"]).status === 0;
 
 const TASK = "Write a function count_vowels(s) that returns how many vowels the string s contains.";
 const TESTS = ["assert count_vowels('hello') == 2", "assert count_vowels('SKY') == 0", "assert count_vowels('Apple') == 2"];
@@ -60,7 +64,7 @@ describe("codeGeneration: parts", () => {
     expect(text).toMatch(/… and 20 more$/);
   });
 
-  it("evaluate runs the draft against the tests and scores it", async () => {
+  it.skipIf(!hasPython)("evaluate runs the draft against the tests and scores it", async () => {
     const out = await evaluateCode(baseState({ draft: WRONG, iteration: 1 }), {});
     expect(out).toMatchObject({ score: 7, passed: 2, total: 3 });
     expect(out.feedback).toBe("1 of 3 tests failed:\n- assert count_vowels('Apple') == 2\n  AssertionError: got 1, expected 2");
@@ -87,7 +91,7 @@ describe("codeGeneration: parts", () => {
   });
 });
 
-describe("codeGeneration: the loop", () => {
+describe.skipIf(!hasPython)("codeGeneration: the loop", () => {
   it("feeds the failing test back, and stops on the threshold when the second draft passes", async () => {
     const { generate, seen } = scripted([WRONG, RIGHT, "unused"]);
     const out = await buildCodeGeneration({ generate }).compile().invoke({ task: TASK, tests: TESTS });
@@ -111,10 +115,13 @@ describe("codeGeneration: the loop", () => {
 
   it("a hanging draft is a timeout failure, and the loop goes on", async () => {
     const { generate, seen } = scripted(["def count_vowels(s):\n    while True:\n        pass\n", RIGHT]);
-    const started = Date.now();
+    // No clock is read: a draft that hung the caller would fail at the test timeout, and
+    // the run reports the timeout itself (the first test timed out; the others timed out
+    // too or were not run, depending on how much of the 800 ms budget was left).
     const out = await buildCodeGeneration({ generate }).compile().invoke({ task: TASK, tests: TESTS, timeoutMs: 800 });
-    expect(Date.now() - started).toBeLessThan(6000);
-    expect(out.testRuns[0]).toMatchObject({ passed: 0, timedOut: true });
+    expect(out.testRuns[0]).toMatchObject({ iteration: 1, passed: 0, total: 3, timedOut: true });
+    expect(out.testRuns[0].failed[0]).toMatchObject({ test: TESTS[0], kind: "timeout" });
+    for (const f of out.testRuns[0].failed) expect(["timeout", "not_run"]).toContain(f.kind);
     expect(seen[1].feedback).toMatch(/timed out after \d+ ms/);
     expect(out).toMatchObject({ stopReason: "threshold", passed: 3 });
   });
