@@ -20,7 +20,7 @@ import { executeGraph, lastResult, type Durability, type RunOptions } from "../s
 import { getChatModel } from "../src/models/factory.js";
 import { tagged } from "../src/models/prompting.js";
 import { buildPromptChain, chainFields } from "../src/patterns/workflow/promptChain.js";
-import { getWorkflow } from "../src/registry.js";
+import { getWorkflow } from "../graphs/index.js";
 import { openCheckpointer, type OpenCheckpointer } from "../src/runtime/checkpointer.js";
 import { defineWorkflow, inputSchema, type WorkflowDefinition } from "../src/workflow.js";
 import { DEFAULT_MAX_WORKER_TASKS } from "../src/patterns/core/fanOut.js";
@@ -107,7 +107,7 @@ export async function nodeOverheadJob(params: {
   const bulk = getWorkflow("bulkClassification");
   const items = benchItems(params.branches);
   const context = { labels: DEFAULT_LABELS, labelDescriptions: {} };
-  const chainInput = chain.definition.input.parse({ topic: "what a per-node overhead is" });
+  const chainInput = chain.definition.input!.parse({ topic: "what a per-node overhead is" });
   const bulkInput = bulk.input.parse({ items });
 
   let opened: OpenCheckpointer | undefined;

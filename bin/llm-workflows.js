@@ -1,8 +1,5 @@
 #!/usr/bin/env node
-// Entry point of the `llm-workflows` command: the sources are TypeScript, run
-// through tsx's loader (the same loader the LangGraph dev server uses).
-import { register } from "tsx/esm/api";
-
-register();
+// Entry point of the `llm-workflows` command: the compiled CLI (`npm run build`,
+// which `npm ci` and `npm install` of a clone run through the `prepare` script).
 process.env.LLM_WORKFLOWS_CLI = "1";
-await import("../src/cli/main.ts");
+await import("../dist/src/cli/main.js");

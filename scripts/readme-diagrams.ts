@@ -5,7 +5,7 @@
  * test fails when the README and the graphs disagree.
  */
 import { readFileSync, writeFileSync } from "node:fs";
-import { workflowNames, getWorkflow } from "../src/registry.js";
+import { workflowNames, getWorkflow } from "../graphs/index.js";
 import { examplesA } from "../graphs/examples/compositionAndControl.js";
 import { examples as examplesB } from "../graphs/examples/resilienceAndState.js";
 

@@ -1,10 +1,13 @@
 /**
- * The facade: run a registered workflow by name with validated input.
+ * The facade: run any workflow (a name in a registry, a definition, or a
+ * compiled LangGraph graph) with validated input, and get node events with
+ * durations and token usage, budgets and a call log.
  *
  * @example
  * ```ts
  * import { runWorkflow } from "llm-workflows";
- * const out = await runWorkflow("supportRouting", { query: "I was charged twice" });
+ * import { supportRouting } from "llm-workflows/workflows";
+ * const out = await runWorkflow(supportRouting, { query: "I was charged twice" });
  * out.route; // "billing"
  * ```
  * @module
@@ -12,16 +15,25 @@
 import type { BaseCheckpointSaver } from "@langchain/langgraph";
 import type { Callbacks } from "@langchain/core/callbacks/manager";
 import { setMaxListeners } from "node:events";
+import { isInteropZodObject } from "@langchain/core/utils/types";
+import { StateSchema } from "@langchain/langgraph";
 import { performance } from "node:perf_hooks";
-import { WORKFLOW_METADATA_KEY, withCheckpointMetadata } from "./runtime/checkpointer.js";
-import { ConfigurationError, parseInput } from "./runtime/errors.js";
+import { WORKFLOW_METADATA_KEY, WORKFLOW_SOURCE_METADATA_KEY, withCheckpointMetadata } from "./runtime/checkpointer.js";
+import { ConfigurationError, fieldIssues, InvalidInputError, parseInput } from "./runtime/errors.js";
 import { pendingInterrupts, type PendingInterrupt } from "./runtime/interrupts.js";
 import { emptyUsage, UsageTracker, type TokenUsage } from "./runtime/usage.js";
 import { USAGE_HANDLER_KEY } from "./models/factory.js";
 import type { Budget } from "./runtime/cost.js";
 import { redactSecrets } from "./runtime/redact.js";
-import { getWorkflow } from "./registry.js";
-import type { WorkflowDefinition } from "./workflow.js";
+import { defaultRegistry, type WorkflowRegistry } from "./registry.js";
+import { isCompiledGraph, isStateGraph, workflowFromGraph, type CompiledGraph, type WorkflowDefinition } from "./workflow.js";
+
+/**
+ * What the facade runs: a workflow name (looked up in `RunOptions.registry`,
+ * else in `defaultRegistry`), a {@link WorkflowDefinition}, or a LangGraph
+ * `StateGraph`, compiled or not.
+ */
+export type WorkflowTarget = string | WorkflowDefinition<any> | CompiledGraph | import("./patterns/core/graph.js").BuiltGraph;
 
 /** When checkpoints are written (LangGraph's `durability`): at exit only, in the background, or before each next step. */
 export type Durability = "exit" | "async" | "sync";
@@ -52,6 +64,52 @@ export interface RunOptions {
   budget?: Budget;
   /** Append one JSON line per model call to this file (default: `LLM_WORKFLOWS_CALL_LOG`, else none). Secrets are redacted. */
   callLog?: string;
+  /** Where a workflow given by name is looked up (default: `defaultRegistry`). */
+  registry?: WorkflowRegistry;
+}
+
+const definitionsOfGraphs = new WeakMap<object, WorkflowDefinition<any>>();
+
+/**
+ * The definition `target` stands for (see {@link WorkflowTarget}). A graph
+ * given twice maps to the same definition, so its compiled copies are reused.
+ * @throws {UnknownWorkflowError} for a name the registry does not have.
+ * @throws {GraphDefinitionError} for a value that is none of the three.
+ */
+export function resolveWorkflow(target: WorkflowTarget, registry: WorkflowRegistry = defaultRegistry): WorkflowDefinition<any> {
+  if (typeof target === "string") return registry.get(target);
+  if (isCompiledGraph(target) || isStateGraph(target)) {
+    let definition = definitionsOfGraphs.get(target);
+    if (!definition) definitionsOfGraphs.set(target, (definition = workflowFromGraph(target)));
+    return definition;
+  }
+  if (target && typeof target === "object" && isCompiledGraph((target as WorkflowDefinition).graph)) return target as WorkflowDefinition<any>;
+  return workflowFromGraph(target);
+}
+
+/**
+ * `input` validated against the workflow's input schema: its definition's zod
+ * `input`, else the graph's own input schema (a zod object or a
+ * `StateSchema`), else any JSON object. Defaults are applied.
+ * @throws {InvalidInputError} naming each bad field.
+ */
+export async function validateWorkflowInput(workflow: WorkflowDefinition<any>, input: unknown): Promise<Record<string, unknown>> {
+  if (workflow.input) return parseInput(workflow.name, workflow.input, input);
+  const schema = (workflow.builder as unknown as { _inputRuntimeDefinition?: unknown })._inputRuntimeDefinition;
+  if (isInteropZodObject(schema)) return parseInput(workflow.name, schema as any, input);
+  if (input === null || typeof input !== "object" || Array.isArray(input)) {
+    throw new InvalidInputError(workflow.name, [{ path: "(root)", message: `expected a JSON object, received ${Array.isArray(input) ? "an array" : input === null ? "null" : typeof input}` }]);
+  }
+  if (StateSchema.isInstance(schema)) {
+    try {
+      return (await schema.validateInput(input as never)) as Record<string, unknown>;
+    } catch (error) {
+      const issues = (error as { issues?: unknown }).issues;
+      if (Array.isArray(issues)) throw new InvalidInputError(workflow.name, fieldIssues(error as any));
+      throw error;
+    }
+  }
+  return input as Record<string, unknown>;
 }
 
 export type { PendingInterrupt };
@@ -69,16 +127,18 @@ export type WorkflowEvent =
       threadId?: string;
     };
 
-/*
- * LangGraph adds one abort listener per parallel task to the run's signal, so a
- * fan-out over more than ten items makes Node warn of a listener leak that is
- * not one. Raising the default for new EventTargets keeps stderr readable.
+/**
+ * The run's own abort signal, following the caller's. LangGraph adds one abort
+ * listener per parallel task to the run's signal, so a fan-out over more than
+ * ten items would make Node warn of a listener leak that is not one: the limit
+ * is lifted on this signal only, never on the caller's or the process's.
  */
-let listenersRaised = false;
-function raiseListenerLimit(): void {
-  if (listenersRaised) return;
-  listenersRaised = true;
-  setMaxListeners(0);
+function runSignal(caller: AbortSignal | undefined): AbortSignal {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  if (caller?.aborted) controller.abort(caller.reason);
+  else caller?.addEventListener("abort", () => controller.abort(caller.reason), { once: true });
+  return controller.signal;
 }
 
 /** The output channels of a values chunk (the "values" stream mode carries the whole state). */
@@ -87,7 +147,7 @@ function pickOutput(values: Record<string, unknown>, channels: string | string[]
   return Object.fromEntries(channels.filter((c) => c in values).map((c) => [c, values[c]]));
 }
 
-const compiledWith = new WeakMap<BaseCheckpointSaver, WeakMap<WorkflowDefinition<any>, WorkflowDefinition["graph"]>>();
+const compiledWith = new WeakMap<BaseCheckpointSaver, WeakMap<WorkflowDefinition<any>, CompiledGraph>>();
 
 /**
  * The compiled graph for a run: the exported one, or one compiled with the
@@ -100,8 +160,13 @@ export function graphFor(workflow: WorkflowDefinition<any>, checkpointer?: BaseC
   if (!byWorkflow) compiledWith.set(checkpointer, (byWorkflow = new WeakMap()));
   let graph = byWorkflow.get(workflow);
   if (!graph) {
-    const tagged = withCheckpointMetadata(checkpointer, { [WORKFLOW_METADATA_KEY]: workflow.name });
-    graph = workflow.builder.compile({ checkpointer: tagged, name: workflow.name } as any) as WorkflowDefinition["graph"];
+    const tagged = withCheckpointMetadata(checkpointer, {
+      [WORKFLOW_METADATA_KEY]: workflow.name,
+      ...(workflow.source ? { [WORKFLOW_SOURCE_METADATA_KEY]: workflow.source } : {}),
+    });
+    // What the graph was compiled with, besides its checkpointer, carries over.
+    const { interruptBefore, interruptAfter, store, cache, description } = workflow.graph as unknown as Record<string, unknown>;
+    graph = workflow.builder.compile({ checkpointer: tagged, name: workflow.name, interruptBefore, interruptAfter, store, cache, description } as any) as CompiledGraph;
     byWorkflow.set(workflow, graph);
   }
   return graph;
@@ -122,7 +187,6 @@ export async function* executeGraph(
   if (options.threadId && !options.checkpointer) {
     throw new ConfigurationError("threadId", "a checkpointer to keep the thread in (option checkpointer)", options.threadId);
   }
-  raiseListenerLimit();
   const tracker = new UsageTracker({
     budget: options.budget,
     callLog: options.callLog ?? (process.env.LLM_WORKFLOWS_CALL_LOG || undefined),
@@ -139,7 +203,7 @@ export async function* executeGraph(
   };
   const config = {
     configurable,
-    signal: options.signal,
+    signal: runSignal(options.signal),
     recursionLimit: options.recursionLimit,
     ...(options.callbacks ? { callbacks: options.callbacks } : {}),
     runName: workflow.name,
@@ -188,17 +252,18 @@ export async function* executeGraph(
 }
 
 /**
- * Runs workflow `name` on `input` and yields one `node` event per finished node
- * task (with its duration in ms and its model tokens), then one `result` event
- * with the output state, the run's token usage and any pending interrupts.
+ * Runs `target` on `input` and yields one `node` event per finished node task
+ * (with its duration in ms and its model tokens), then one `result` event with
+ * the output state, the run's token usage and any pending interrupts.
  *
- * @throws {UnknownWorkflowError} for an unknown name.
+ * @param target - A workflow name, a definition, or a (compiled) StateGraph of your own.
+ * @throws {UnknownWorkflowError} for a name not in the registry.
  * @throws {InvalidInputError} naming each bad field, before anything runs (no thread is written).
  * @throws {ConfigurationError} for a thread without a checkpointer or a bad model setting.
  */
-export async function* streamWorkflow(name: string, input: unknown, options: RunOptions = {}): AsyncGenerator<WorkflowEvent> {
-  const workflow = getWorkflow(name);
-  const parsed = parseInput(name, workflow.input, input);
+export async function* streamWorkflow(target: WorkflowTarget, input: unknown, options: RunOptions = {}): AsyncGenerator<WorkflowEvent> {
+  const workflow = resolveWorkflow(target, options.registry);
+  const parsed = await validateWorkflowInput(workflow, input);
   yield* executeGraph(workflow, parsed, options);
 }
 
@@ -211,21 +276,21 @@ export async function lastResult(events: AsyncIterable<WorkflowEvent>): Promise<
 }
 
 /**
- * Runs workflow `name` on `input` and returns its output state (with
+ * Runs `target` on `input` and returns its output state (with
  * `__interrupt__` listing pending interrupts when the run paused at one).
  *
- * @param name - A registered workflow (see `listWorkflows()`).
+ * @param target - A workflow name (see `WorkflowRegistry.list()`), a definition, or a (compiled) StateGraph of your own.
  * @param input - Validated against the workflow's input schema; defaults apply.
  * @throws {UnknownWorkflowError} for an unknown name.
  * @throws {InvalidInputError} naming each bad field, before anything runs.
  * @throws {ConfigurationError} for a thread without a checkpointer or a bad model setting.
  */
 export async function runWorkflow<T extends Record<string, unknown> = Record<string, any>>(
-  name: string,
+  target: WorkflowTarget,
   input: unknown,
   options: RunOptions = {},
 ): Promise<T> {
-  const result = await lastResult(streamWorkflow(name, input, options));
+  const result = await lastResult(streamWorkflow(target, input, options));
   return (result.interrupts.length ? { ...result.output, __interrupt__: result.interrupts } : result.output) as T;
 }
 

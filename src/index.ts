@@ -1,15 +1,40 @@
 /**
  * llm-workflows: the LLM workflow patterns as LangGraph.js graphs.
  *
- * - the facade: {@link runWorkflow}, {@link streamWorkflow}, {@link listWorkflows};
+ * - the facade: {@link runWorkflow}, {@link streamWorkflow}, threads
+ *   ({@link resumeWorkflow}, {@link forkThread}, ...), for any workflow: a
+ *   name in a registry, a {@link WorkflowDefinition}, or your own compiled graph;
  * - the pattern builders (`build*`), to make workflows of your own;
  * - the model factory ({@link getChatModel}) and the offline model.
  *
+ * The ready workflows are in `llm-workflows/workflows`; the offline and
+ * simulated models for tests in `llm-workflows/testing`. Importing this entry
+ * point compiles no graph.
+ *
  * @module
  */
-export { runWorkflow, streamWorkflow, type RunOptions, type WorkflowEvent } from "./facade.js";
-export { getWorkflow, listWorkflows, workflowNames, workflows, type WorkflowName } from "./registry.js";
-export { defineWorkflow, type WorkflowDefinition } from "./workflow.js";
+export {
+  runWorkflow,
+  streamWorkflow,
+  resolveWorkflow,
+  validateWorkflowInput,
+  type RunOptions,
+  type WorkflowEvent,
+  type WorkflowTarget,
+  type Durability,
+  type PendingInterrupt,
+} from "./facade.js";
+export { createRegistry, defaultRegistry, type WorkflowRegistry, type WorkflowSummary } from "./registry.js";
+export {
+  defineWorkflow,
+  workflowFromGraph,
+  inputSchema,
+  isCompiledGraph,
+  CUSTOM_PATTERN,
+  type WorkflowDefinition,
+  type WorkflowSpec,
+  type CompiledGraph,
+} from "./workflow.js";
 export * from "./runtime/errors.js";
 export { openCheckpointer, DEFAULT_THREADS_FILE, type OpenCheckpointer } from "./runtime/checkpointer.js";
 export { UsageTracker, type TokenUsage } from "./runtime/usage.js";
@@ -45,11 +70,24 @@ export {
 } from "./patterns/composition/mapReduce.js";
 export { Workflow, workflowStateFields, type Step, type WorkflowOptions } from "./patterns/composition/sequentialWorkflow.js";
 export { addApprovalStep, approvalFields, ReviewDecision, parseReviewDecision, type ApprovalRequest } from "./patterns/state/approval.js";
-export { listThreads, getThreadState, getThreadHistory, resumeThread, resumeWorkflow, forkThread, type ThreadSummary, type ThreadState, type CheckpointEntry } from "./threads.js";
+export {
+  listThreads,
+  getThreadState,
+  getThreadHistory,
+  resumeThread,
+  resumeWorkflow,
+  forkThread,
+  type ThreadSummary,
+  type ThreadState,
+  type CheckpointEntry,
+  type ResumeOptions,
+  type ForkThreadOptions,
+  type ThreadWorkflowOptions,
+} from "./threads.js";
 export { onceForTask, MemoryLedger, SqliteLedger, PostgresLedger, type TaskLedger } from "./runtime/ledger.js";
 export { retrieve, type KnowledgeDocument, type Passage } from "./runtime/retrieval.js";
-export { InMemorySupportDesk, setDefaultSupportDesk, type SupportDesk } from "../graphs/lib/supportDesk.js";
-export type { NodeFn, PolicyOptions, BuiltGraph } from "./patterns/core/graph.js";
+export { createGraph, type NodeFn, type PolicyOptions, type BuiltGraph, type GraphSchemas, type NodeFallback, type FallbackOption } from "./patterns/core/graph.js";
+export { checkNodeNames } from "./patterns/core/nodeNames.js";
 export {
   appendList,
   branchFailure,
@@ -110,7 +148,6 @@ export {
   type PaginationOptions,
   type PaginationStopReason,
 } from "./patterns/control/loops.js";
-export { runPythonTests, PythonUnavailableError, DEFAULT_PYTHON_TIMEOUT_MS, type PythonRunOptions, type PythonTestResult, type PythonTestFailure, type PythonFailureKind } from "../graphs/lib/python.js";
 export {
   buildRetry,
   withRetry,

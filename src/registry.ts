@@ -1,68 +1,74 @@
 /**
- * The workflow registry: name -> definition. The only module under `src/` that
- * imports `graphs/`.
+ * Workflow registries: name -> definition. The facade looks a workflow name up
+ * in the registry of the run (`RunOptions.registry`), else in
+ * {@link defaultRegistry}, which starts empty: importing
+ * `llm-workflows/workflows` registers the ready workflows there, and an
+ * application may register its own.
  *
+ * @example
+ * ```ts
+ * const registry = createRegistry([triage, summarize]);
+ * await runWorkflow("triage", { query: "I was charged twice" }, { registry });
+ * ```
  * @module
  */
-import { definition as bulkClassification } from "../graphs/bulkClassification.js";
-import { definition as contentPipeline } from "../graphs/contentPipeline.js";
-import { definition as iterativeRefinement } from "../graphs/iterativeRefinement.js";
-import { definition as multiIntentSupport } from "../graphs/multiIntentSupport.js";
-import { definition as researchAssistant } from "../graphs/researchAssistant.js";
-import { definition as sectionedAnalysis } from "../graphs/sectionedAnalysis.js";
-import { definition as supportRouting } from "../graphs/supportRouting.js";
-import { definition as votingClassification } from "../graphs/votingClassification.js";
-import { definition as feedbackAnalysis } from "../graphs/feedbackAnalysis.js";
-import { definition as adaptiveQuestionAnswering } from "../graphs/adaptiveQuestionAnswering.js";
-import { definition as documentExtraction } from "../graphs/documentExtraction.js";
-import { definition as intelligentSupport } from "../graphs/intelligentSupport.js";
-import { definition as researchReport } from "../graphs/researchReport.js";
-import { definition as draftAndImprove } from "../graphs/draftAndImprove.js";
-import { definition as knowledgeGraph } from "../graphs/knowledgeGraph.js";
-import { definition as summarization } from "../graphs/summarization.js";
-import { definition as faqGeneration } from "../graphs/faqGeneration.js";
-import { definition as codeGeneration } from "../graphs/codeGeneration.js";
-import { UnknownWorkflowError } from "./runtime/errors.js";
+import { GraphDefinitionError, UnknownWorkflowError } from "./runtime/errors.js";
 import type { WorkflowDefinition } from "./workflow.js";
 
-/** Every registered workflow, by name. */
-export const workflows = {
-  contentPipeline,
-  supportRouting,
-  bulkClassification,
-  sectionedAnalysis,
-  votingClassification,
-  researchAssistant,
-  iterativeRefinement,
-  multiIntentSupport,
-  feedbackAnalysis,
-  adaptiveQuestionAnswering,
-  documentExtraction,
-  intelligentSupport,
-  researchReport,
-  draftAndImprove,
-  knowledgeGraph,
-  summarization,
-  faqGeneration,
-  codeGeneration,
-} as const satisfies Record<string, WorkflowDefinition<any>>;
+/** Name, pattern and description of a registered workflow (what `llm-workflows list` prints). */
+export type WorkflowSummary = Pick<WorkflowDefinition, "name" | "pattern" | "description">;
 
-/** A registered workflow's name. */
-export type WorkflowName = keyof typeof workflows;
-
-/** Names of every registered workflow, in registry order. */
-export const workflowNames = Object.keys(workflows) as WorkflowName[];
+/** A set of workflows by name. */
+export interface WorkflowRegistry {
+  /**
+   * The definition registered as `name`.
+   * @throws {UnknownWorkflowError} naming the workflows there are.
+   */
+  get(name: string): WorkflowDefinition<any>;
+  /** Whether `name` is registered. */
+  has(name: string): boolean;
+  /** Names in registration order. */
+  names(): string[];
+  /** Name, pattern and description of every workflow, in registration order. */
+  list(): WorkflowSummary[];
+  /**
+   * Adds `definitions` (a later one replaces an earlier one of the same name).
+   * @returns the registry.
+   */
+  register(...definitions: WorkflowDefinition<any>[]): WorkflowRegistry;
+}
 
 /**
- * The definition registered as `name`.
- * @throws {UnknownWorkflowError} naming the workflows there are.
+ * A registry holding `definitions` (an array, or an object whose values are
+ * definitions).
+ * @throws {GraphDefinitionError} when a definition has no name.
  */
-export function getWorkflow(name: string): WorkflowDefinition<any> {
-  if (!Object.hasOwn(workflows, name)) throw new UnknownWorkflowError(name, workflowNames);
-  return workflows[name as WorkflowName];
+export function createRegistry(definitions: Iterable<WorkflowDefinition<any>> | Record<string, WorkflowDefinition<any>> = []): WorkflowRegistry {
+  const byName = new Map<string, WorkflowDefinition<any>>();
+  const registry: WorkflowRegistry = {
+    get(name) {
+      const found = byName.get(name);
+      if (!found) throw new UnknownWorkflowError(name, [...byName.keys()]);
+      return found;
+    },
+    has: (name) => byName.has(name),
+    names: () => [...byName.keys()],
+    list: () => [...byName.values()].map(({ name, pattern, description }) => ({ name, pattern, description })),
+    register(...added) {
+      for (const definition of added) {
+        if (!definition?.name) throw new GraphDefinitionError("createRegistry", "every definition needs a name (use defineWorkflow)");
+        byName.set(definition.name, definition);
+      }
+      return registry;
+    },
+  };
+  const initial = Symbol.iterator in Object(definitions) ? [...(definitions as Iterable<WorkflowDefinition<any>>)] : Object.values(definitions);
+  return registry.register(...initial);
 }
 
-/** Name, pattern and description of every workflow. */
-export function listWorkflows(): Array<Pick<WorkflowDefinition, "name" | "pattern" | "description">> {
-  return workflowNames.map((n) => ({ name: n, pattern: workflows[n].pattern, description: workflows[n].description }));
-}
+/**
+ * The registry the facade uses when a run names a workflow and gives no
+ * registry of its own. Empty until `llm-workflows/workflows` is imported (it
+ * registers the 18 ready workflows) or the application registers its own.
+ */
+export const defaultRegistry: WorkflowRegistry = createRegistry();

@@ -2,17 +2,18 @@
  * Durable threads through the facade: list them, read a thread's state and
  * checkpoint history, resume it (after a crash, or answering its interrupts),
  * and fork it from a past checkpoint (time travel), optionally with edited
- * state. The workflow of a thread is the one recorded in its checkpoints'
- * metadata by runs of the facade.
+ * state. The workflow of a thread is the one given (`workflow` option), else
+ * the one its checkpoints' metadata names (recorded by runs of the facade),
+ * looked up in the `registry` option or the default registry.
  *
  * @module
  */
 import { Command, type BaseCheckpointSaver, type StateSnapshot } from "@langchain/langgraph";
-import { executeGraph, graphFor, lastResult, type PendingInterrupt, type RunOptions, type WorkflowEvent } from "./facade.js";
+import { executeGraph, graphFor, lastResult, resolveWorkflow, type PendingInterrupt, type RunOptions, type WorkflowEvent, type WorkflowTarget } from "./facade.js";
 import { pendingInterrupts } from "./runtime/interrupts.js";
 import { isApprovalRequest, parseReviewDecision } from "./patterns/state/approval.js";
-import { getWorkflow } from "./registry.js";
-import { WORKFLOW_METADATA_KEY } from "./runtime/checkpointer.js";
+import type { WorkflowRegistry } from "./registry.js";
+import { WORKFLOW_METADATA_KEY, WORKFLOW_SOURCE_METADATA_KEY } from "./runtime/checkpointer.js";
 import { ResumeError, UnknownCheckpointError, UnknownThreadError } from "./runtime/errors.js";
 import type { WorkflowDefinition } from "./workflow.js";
 
@@ -56,16 +57,34 @@ export async function listThreads(saver: BaseCheckpointSaver): Promise<ThreadSum
   return [...threads.values()].sort((a, b) => String(b.updatedAt).localeCompare(String(a.updatedAt)));
 }
 
+/** Which workflow a thread operation uses. */
+export interface ThreadWorkflowOptions {
+  /**
+   * The thread's workflow. Default: the one named in the thread's checkpoint
+   * metadata, looked up in `registry`.
+   */
+  workflow?: WorkflowTarget;
+  /** Where the recorded name is looked up (default: `defaultRegistry`). */
+  registry?: WorkflowRegistry;
+}
+
+/** What a thread's latest checkpoint says of its workflow: its name and, for a graph loaded from a file, where from. */
+export async function recordedWorkflow(saver: BaseCheckpointSaver, threadId: string): Promise<{ name?: string; source?: string }> {
+  const tuple = await saver.getTuple({ configurable: { thread_id: threadId } });
+  if (!tuple) throw new UnknownThreadError(threadId, "the checkpointer");
+  const metadata = (tuple.metadata ?? {}) as Record<string, unknown>;
+  return { name: metadata[WORKFLOW_METADATA_KEY] as string | undefined, source: metadata[WORKFLOW_SOURCE_METADATA_KEY] as string | undefined };
+}
+
 /**
  * The workflow a thread belongs to.
  * @throws {UnknownThreadError} when the thread has no checkpoint.
- * @throws {UnknownWorkflowError} when its workflow is not registered (or not recorded).
+ * @throws {UnknownWorkflowError} when its workflow is not registered (or not recorded) and none is given.
  */
-export async function workflowOfThread(saver: BaseCheckpointSaver, threadId: string): Promise<WorkflowDefinition<any>> {
-  const tuple = await saver.getTuple({ configurable: { thread_id: threadId } });
-  if (!tuple) throw new UnknownThreadError(threadId, "the checkpointer");
-  const name = tuple.metadata?.[WORKFLOW_METADATA_KEY as keyof typeof tuple.metadata] as string | undefined;
-  return getWorkflow(name ?? "(not recorded: the thread was not written by llm-workflows)");
+export async function workflowOfThread(saver: BaseCheckpointSaver, threadId: string, options: ThreadWorkflowOptions = {}): Promise<WorkflowDefinition<any>> {
+  const recorded = await recordedWorkflow(saver, threadId);
+  if (options.workflow !== undefined) return resolveWorkflow(options.workflow, options.registry);
+  return resolveWorkflow(recorded.name ?? "(not recorded: the thread was not written by llm-workflows; pass the workflow option)", options.registry);
 }
 
 /** A thread's current state. */
@@ -85,8 +104,8 @@ export interface ThreadState {
  * The current state of `threadId`.
  * @throws {UnknownThreadError} when the thread has no checkpoint.
  */
-export async function getThreadState(threadId: string, saver: BaseCheckpointSaver): Promise<ThreadState> {
-  const workflow = await workflowOfThread(saver, threadId);
+export async function getThreadState(threadId: string, saver: BaseCheckpointSaver, options: ThreadWorkflowOptions = {}): Promise<ThreadState> {
+  const workflow = await workflowOfThread(saver, threadId, options);
   const snapshot = await graphFor(workflow, saver).getState({ configurable: { thread_id: threadId } });
   return {
     threadId,
@@ -117,8 +136,8 @@ export interface CheckpointEntry {
  * The checkpoints of `threadId`, oldest first.
  * @throws {UnknownThreadError} when the thread has no checkpoint.
  */
-export async function getThreadHistory(threadId: string, saver: BaseCheckpointSaver): Promise<CheckpointEntry[]> {
-  const workflow = await workflowOfThread(saver, threadId);
+export async function getThreadHistory(threadId: string, saver: BaseCheckpointSaver, options: ThreadWorkflowOptions = {}): Promise<CheckpointEntry[]> {
+  const workflow = await workflowOfThread(saver, threadId, options);
   const snapshots: StateSnapshot[] = [];
   for await (const s of graphFor(workflow, saver).getStateHistory({ configurable: { thread_id: threadId } })) snapshots.push(s);
   snapshots.reverse();
@@ -135,7 +154,7 @@ export async function getThreadHistory(threadId: string, saver: BaseCheckpointSa
 }
 
 /** How to resume a thread. */
-export interface ResumeOptions extends Omit<RunOptions, "threadId" | "checkpointer"> {
+export interface ResumeOptions extends Omit<RunOptions, "threadId" | "checkpointer">, ThreadWorkflowOptions {
   /**
    * The answer to the pending interrupt. Omit to continue a thread that was
    * stopped by a crash or a kill (it re-runs only the tasks that did not finish).
@@ -154,8 +173,8 @@ export interface ResumeOptions extends Omit<RunOptions, "threadId" | "checkpoint
  * @throws {InvalidInputError} when an approval answer is not approve / edit (with a value) / reject (with a reason).
  */
 export async function* resumeThread(threadId: string, saver: BaseCheckpointSaver, options: ResumeOptions = {}): AsyncGenerator<WorkflowEvent> {
-  const state = await getThreadState(threadId, saver);
-  const workflow = getWorkflow(state.workflow);
+  const workflow = await workflowOfThread(saver, threadId, options);
+  const state = await getThreadState(threadId, saver, { workflow });
   const pending = state.interrupts;
   let input: unknown = null;
   if (options.resumeMap) {
@@ -186,6 +205,15 @@ export async function resumeWorkflow(threadId: string, saver: BaseCheckpointSave
   return lastResult(resumeThread(threadId, saver, options));
 }
 
+/** How to fork a thread. */
+export interface ForkThreadOptions extends Omit<RunOptions, "threadId" | "checkpointer">, ThreadWorkflowOptions {
+  /** State values to apply at the checkpoint before running on. */
+  values?: Record<string, unknown>;
+  /** The node the update is attributed to (default: the one that wrote the checkpoint). */
+  asNode?: string;
+}
+type ForkOptions = ForkThreadOptions;
+
 /**
  * Forks `threadId` at `checkpointId` (time travel): optionally applies `values`
  * as an update at that checkpoint (attributed to `asNode`, default: the node
@@ -198,9 +226,9 @@ export async function* forkThread(
   threadId: string,
   checkpointId: string,
   saver: BaseCheckpointSaver,
-  options: Omit<RunOptions, "threadId" | "checkpointer"> & { values?: Record<string, unknown>; asNode?: string } = {},
+  options: ForkOptions = {},
 ): AsyncGenerator<WorkflowEvent> {
-  const workflow = await workflowOfThread(saver, threadId);
+  const workflow = await workflowOfThread(saver, threadId, options);
   const at = { configurable: { thread_id: threadId, checkpoint_ns: "", checkpoint_id: checkpointId } };
   if (!(await saver.getTuple(at))) throw new UnknownCheckpointError(threadId, checkpointId);
   let from = at;

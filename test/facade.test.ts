@@ -4,7 +4,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runWorkflow, streamWorkflow, type WorkflowEvent } from "../src/facade.js";
-import { listWorkflows, workflowNames } from "../src/registry.js";
+import { readyWorkflows, workflowNames } from "../graphs/index.js";
 import { openCheckpointer } from "../src/runtime/checkpointer.js";
 import { ConfigurationError, InvalidInputError, UnknownWorkflowError } from "../src/runtime/errors.js";
 import { BaseCallbackHandler } from "@langchain/core/callbacks/base";
@@ -135,7 +135,7 @@ describe("streamWorkflow", () => {
   });
 
   it("lists every workflow with its pattern", () => {
-    const listed = listWorkflows();
+    const listed = readyWorkflows.list();
     expect(listed.map((w) => w.name)).toEqual(workflowNames);
     const patterns = new Set(listed.map((w) => w.pattern));
     for (const core of ["prompt chaining", "routing", "parallelization (map)", "parallelization (sectioning)", "parallelization (voting)", "orchestrator-workers", "evaluator-optimizer"]) {

@@ -22,7 +22,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { lastResult, runWorkflow, streamWorkflow, type WorkflowEvent } from "../src/facade.js";
-import { getWorkflow, workflows } from "../src/registry.js";
+import { getWorkflow, workflows } from "../graphs/index.js";
 import { openCheckpointer, type OpenCheckpointer } from "../src/runtime/checkpointer.js";
 import { InvalidInputError, ResumeError } from "../src/runtime/errors.js";
 import { onceForTask } from "../src/runtime/ledger.js";

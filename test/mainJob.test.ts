@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest
 import { composeCustomerMessage, CUSTOMER_MESSAGE_INTENTS, loadSamples, resolveDataDir, rstSections } from "../graphs/lib/data.js";
 import { main } from "../src/cli/main.js";
 import { evenlySpaced, renderRoutingReport, routeQueries, runMainJob } from "../graphs/lib/mainJob.js";
-import { workflowNames } from "../src/registry.js";
+import { workflowNames } from "../graphs/index.js";
 import { DataFileError } from "../src/runtime/errors.js";
 import { Collector } from "./helpers/streams.js";
 

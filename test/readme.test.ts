@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { withDiagrams } from "../scripts/readme-diagrams.js";
-import { workflowNames } from "../src/registry.js";
+import { workflowNames } from "../graphs/index.js";
 
 const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
 
@@ -11,7 +11,7 @@ describe("README.md", () => {
     expect(withDiagrams(readme)).toBe(readme);
   });
 
-  it.each(workflowNames)("documents %s with a section and a CLI example", (name) => {
+  it.each([...workflowNames])("documents %s with a section and a CLI example", (name) => {
     expect(readme).toContain(`### ${name}`);
     expect(readme).toMatch(new RegExp(`llm-workflows run ${name}`));
   });

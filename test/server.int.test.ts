@@ -8,7 +8,7 @@
  */
 import { Client, type Assistant } from "@langchain/langgraph-sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { getWorkflow, workflowNames } from "../src/registry.js";
+import { getWorkflow, workflowNames } from "../graphs/index.js";
 import { startDevServer, type DevServer } from "./helpers/devServer.js";
 
 type Values = Record<string, unknown>;
@@ -82,7 +82,7 @@ describe("assistants", () => {
   });
 
   // The first getSchemas call makes the server extract every graph's schemas (about 5 s).
-  describe.each(workflowNames)("%s", (name) => {
+  describe.each([...workflowNames])("%s", (name) => {
     it("has input and output schemas with the workflow's fields and descriptions", async () => {
       const workflow = getWorkflow(name);
       const schemas = await client.assistants.getSchemas(assistantOf(name).assistant_id);
@@ -109,7 +109,7 @@ describe("assistants", () => {
 });
 
 describe("runs", () => {
-  describe.each(workflowNames)("%s", (name) => {
+  describe.each([...workflowNames])("%s", (name) => {
     it("runs.wait on the example returns every output channel", async () => {
       const thread = await client.threads.create();
       const values = (await client.runs.wait(thread.thread_id, assistantOf(name).assistant_id, { input: exampleInput(name) })) as Values;

@@ -7,7 +7,7 @@
 import { Annotation, END, START, StateGraph } from "@langchain/langgraph";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { graphFor, lastResult, runWorkflow, type WorkflowEvent } from "../src/facade.js";
-import { getWorkflow } from "../src/registry.js";
+import { getWorkflow } from "../graphs/index.js";
 import { openCheckpointer, type OpenCheckpointer } from "../src/runtime/checkpointer.js";
 import { ResumeError, UnknownThreadError, UnknownWorkflowError } from "../src/runtime/errors.js";
 import { InMemorySupportDesk } from "../graphs/lib/supportDesk.js";

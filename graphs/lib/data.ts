@@ -8,7 +8,7 @@
  */
 import { parse } from "csv-parse/sync";
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DataFileError } from "../../src/runtime/errors.js";
 
@@ -32,7 +32,15 @@ export interface MainJobData {
 }
 
 /** The project's root folder (where package.json is). */
-export const PROJECT_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+export const PROJECT_ROOT = packageRoot(fileURLToPath(new URL(".", import.meta.url)));
+
+/** The nearest folder above `dir` holding a package.json: the project root, from `graphs/lib/` and from `dist/graphs/lib/` alike. */
+function packageRoot(dir: string): string {
+  for (let at = dir; ; at = dirname(at)) {
+    if (existsSync(join(at, "package.json"))) return at;
+    if (dirname(at) === at) return dir;
+  }
+}
 /** The shipped sample set. */
 export const SAMPLES_FILE = join(PROJECT_ROOT, "samples", "main-job.json");
 

@@ -7,7 +7,7 @@
  */
 import pLimit from "p-limit";
 
-import { streamWorkflow, type RunOptions } from "../facade.js";
+import { streamWorkflow, type RunOptions, type WorkflowTarget } from "../facade.js";
 import { addUsage, emptyUsage, type TokenUsage } from "../runtime/usage.js";
 import type { Row } from "./io.js";
 
@@ -34,7 +34,8 @@ export interface BatchProgress {
 
 /** Options of {@link runBatch}. */
 export interface BatchOptions {
-  workflow: string;
+  /** The workflow each row runs: a name, a definition or a compiled graph (see `streamWorkflow`). */
+  workflow: WorkflowTarget;
   /** Most rows running at once (default {@link DEFAULT_BATCH_CONCURRENCY}). */
   concurrency?: number;
   /** Where JSON Lines go, one per row, in row order. */

@@ -8,32 +8,62 @@
  * @module
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { SingleBar } from "cli-progress";
-import { createWriteStream } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { streamWorkflow, type RunOptions, type WorkflowEvent } from "../facade.js";
-import { forkThread, getThreadHistory, getThreadState, listThreads, resumeThread } from "../threads.js";
-import { getWorkflow, listWorkflows } from "../registry.js";
+import { forkThread, getThreadHistory, getThreadState, listThreads, recordedWorkflow, resumeThread } from "../threads.js";
+import type { WorkflowRegistry } from "../registry.js";
 import { openCheckpointer, resolveCheckpointerSpec, DEFAULT_THREADS_FILE, type OpenCheckpointer } from "../runtime/checkpointer.js";
 import { DataFileError, LlmWorkflowsError } from "../runtime/errors.js";
 import { redactSecrets } from "../runtime/redact.js";
 import { emptyUsage, type TokenUsage } from "../runtime/usage.js";
-import { runBatch, DEFAULT_BATCH_CONCURRENCY } from "./batch.js";
-import { inputFileKind, parseFieldMappings, parseJson, readJsonFile, readRows, rowToInput, type Row } from "./io.js";
-import { runMainJob } from "../../graphs/lib/mainJob.js";
+import type { WorkflowDefinition } from "../workflow.js";
+import { DEFAULT_BATCH_CONCURRENCY } from "./batch.js";
+import { addBatchOptions, runFromFile, EXIT_PARTIAL } from "./batchCommand.js";
+import { parseJson } from "./io.js";
 import { formatDuration, formatUsage, renderOutput, renderTable } from "./render.js";
+import { isGraphSpec, loadGraph, readLangGraphConfig, registryFromConfig } from "./targets.js";
 
-/** Exit code of a batch that finished with failed rows. */
-export const EXIT_PARTIAL = 3;
+export { EXIT_PARTIAL };
+
+/** The ready workflows (`llm-workflows/workflows`), loaded only when a command needs them. */
+async function readyRegistry(): Promise<WorkflowRegistry> {
+  return (await import("../../graphs/index.js")).readyWorkflows;
+}
+
+/**
+ * The workflow `target` names: a `path:export` graph file, or a name in the
+ * `--config` langgraph.json or among the ready workflows.
+ * @throws {GraphLoadError} / {UnknownWorkflowError} naming what is missing.
+ */
+async function resolveTarget(target: string, config: string | undefined): Promise<WorkflowDefinition<any>> {
+  if (isGraphSpec(target)) return loadGraph(target);
+  if (config) {
+    const parsed = readLangGraphConfig(config);
+    if (!(target in parsed.graphs)) {
+      const { UnknownWorkflowError } = await import("../runtime/errors.js");
+      throw new UnknownWorkflowError(target, Object.keys(parsed.graphs));
+    }
+    return (await registryFromConfig(parsed, [target])).get(target);
+  }
+  return (await readyRegistry()).get(target);
+}
+
+/**
+ * The workflow of a stored thread: `--workflow` when given; else the graph
+ * file its checkpoints record (for a graph loaded from a file); else the name
+ * they record, in `--config` or the ready workflows.
+ */
+async function threadTarget(saver: OpenCheckpointer["saver"], threadId: string, flags: { workflow?: string; config?: string }): Promise<WorkflowDefinition<any>> {
+  if (flags.workflow) return resolveTarget(flags.workflow, flags.config);
+  const recorded = await recordedWorkflow(saver, threadId);
+  if (recorded.source) return loadGraph(recorded.source, { name: recorded.name });
+  return resolveTarget(recorded.name ?? "(not recorded: the thread was not written by llm-workflows; give --workflow)", flags.config);
+}
 
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("expected a whole number of at least 1");
   return n;
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }
 
 interface RunFlags {
@@ -69,7 +99,7 @@ function positiveNumber(value: string): number {
 async function printEvents(
   label: string,
   events: AsyncIterable<WorkflowEvent>,
-  flags: { json?: boolean },
+  flags: { json?: boolean; inMemory?: boolean },
   stdout: NodeJS.WritableStream,
   stderr: NodeJS.WritableStream,
 ): Promise<void> {
@@ -90,7 +120,11 @@ async function printEvents(
       stderr.write(`paused at ${pending.node}, interrupt ${pending.id}:\n${renderOutput({ request: pending.value as Record<string, unknown> })}\n`);
     }
     if (event.interrupts.length && event.threadId) {
-      stderr.write(`resume with: llm-workflows resume ${event.threadId} --approve | --edit JSON | --reject REASON${event.interrupts.length > 1 ? " --interrupt ID" : ""}\n`);
+      if (flags.inMemory) {
+        stderr.write(`thread ${event.threadId} is in memory: it ends with this process and cannot be resumed; use --checkpointer sqlite:PATH to keep it\n`);
+      } else {
+        stderr.write(`resume with: llm-workflows resume ${event.threadId} --approve | --edit JSON | --reject REASON${event.interrupts.length > 1 ? " --interrupt ID" : ""}\n`);
+      }
     }
   }
   stderr.write(`${label} finished in ${formatDuration(performance.now() - started)}\n${usageSummary(byNode, total)}\n`);
@@ -102,7 +136,7 @@ function usageSummary(byNode: Record<string, TokenUsage>, total: TokenUsage): st
   return renderTable(["node", "calls", "input tokens", "output tokens", "USD"], rows as Array<Array<string | number>>);
 }
 
-async function runSingle(name: string, input: unknown, flags: RunFlags, stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): Promise<number> {
+async function runSingle(workflow: WorkflowDefinition<any>, input: unknown, flags: RunFlags, stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): Promise<number> {
   const options = runOptionsFrom(flags);
   // A thread needs a checkpointer; a one-shot run has one only when asked for.
   const spec = flags.thread || flags.checkpointer ? resolveCheckpointerSpec(flags.checkpointer) : undefined;
@@ -113,74 +147,12 @@ async function runSingle(name: string, input: unknown, flags: RunFlags, stdout: 
       options.threadId = flags.thread ?? crypto.randomUUID();
       stderr.write(`thread ${options.threadId} (${checkpointer.description})\n`);
     }
-    await printEvents(name, streamWorkflow(name, input, options), flags, stdout, stderr);
+    const inMemory = checkpointer?.description === "memory";
+    await printEvents(workflow.name, streamWorkflow(workflow, input, options), { ...flags, inMemory }, stdout, stderr);
     return 0;
   } finally {
     await checkpointer?.close();
   }
-}
-
-async function runFromFile(name: string, flags: RunFlags, stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): Promise<number> {
-  const file = flags.inputFile!;
-  if (inputFileKind(file) === "json") {
-    const read = readJsonFile(file);
-    if ("single" in read) return runSingle(name, rowToInput(read.single, parseFieldMappings(flags.field), defaultsOf(flags)), flags, stdout, stderr);
-  }
-  if (flags.thread) throw new DataFileError(file, "--thread applies to one input, not to a batch of rows");
-  getWorkflow(name);
-  const fields = parseFieldMappings(flags.field);
-  const defaults = defaultsOf(flags);
-  const rows: Row[] = [];
-  for await (const row of readRows(file)) rows.push(rowToInput(row, fields, defaults));
-  const out = flags.out ? await openOutput(flags.out) : stdout;
-  const bar = new SingleBar(
-    {
-      stream: stderr as NodeJS.WriteStream,
-      format: `${name} {bar} {value}/{total} rows | {rate} rows/s | {failed} failed | eta {eta_formatted}`,
-      noTTYOutput: false,
-      hideCursor: true,
-    },
-  );
-  const started = performance.now();
-  if (flags.progress) bar.start(rows.length, 0, { rate: "0.0", failed: 0 });
-  const summary = await runBatch(rows, {
-    workflow: name,
-    concurrency: flags.concurrency,
-    out,
-    runOptions: runOptionsFrom(flags),
-    onProgress: ({ done, failed }) => {
-      if (flags.progress) bar.update(done, { rate: (done / ((performance.now() - started) / 1000)).toFixed(1), failed });
-    },
-  });
-  if (flags.progress) bar.stop();
-  if (flags.out) await new Promise<void>((resolve, reject) => (out as ReturnType<typeof createWriteStream>).end((err?: Error | null) => (err ? reject(err) : resolve())));
-  const seconds = (performance.now() - started) / 1000;
-  stderr.write(
-    `${summary.succeeded}/${summary.total} rows succeeded in ${seconds.toFixed(1)} s (${(summary.total / seconds).toFixed(1)} rows/s), ${formatUsage(summary.usage)}` +
-      `${flags.out ? `; results in ${flags.out}` : ""}\n`,
-  );
-  for (const failed of summary.failed) stderr.write(`  row ${failed.row} failed: ${failed.error}\n`);
-  return summary.failed.length ? EXIT_PARTIAL : 0;
-}
-
-/**
- * Opens `file` for writing, waiting until it is open.
- * @throws {DataFileError} when it cannot be created.
- */
-async function openOutput(file: string): Promise<ReturnType<typeof createWriteStream>> {
-  const stream = createWriteStream(file);
-  await new Promise<void>((resolve, reject) => {
-    stream.once("open", () => resolve());
-    stream.once("error", (error) => reject(new DataFileError(file, `cannot write the output file (${(error as NodeJS.ErrnoException).code ?? error.message})`)));
-  });
-  return stream;
-}
-
-function defaultsOf(flags: RunFlags): Row {
-  if (!flags.input) return {};
-  const value = parseJson(flags.input, "--input");
-  if (value === null || typeof value !== "object" || Array.isArray(value)) throw new DataFileError("--input", "expected a JSON object");
-  return value as Row;
 }
 
 /** Builds the command-line program; `stdout`/`stderr` are injectable for tests. */
@@ -191,10 +163,11 @@ export function buildProgram(stdout: NodeJS.WritableStream = process.stdout, std
     // Options after a command belong to that command (several share names with the main job's).
     .enablePositionalOptions()
     .exitOverride()
+    .option("--config <file>", "a langgraph.json: workflow names refer to its graphs (default: the ready workflows)")
     .showHelpAfterError("(run llm-workflows --help for usage)");
 
-  const mainJob = (opts: { dataDir?: string; limit?: number; concurrency: number; model?: string }) =>
-    runMainJob({
+  const mainJob = async (opts: { dataDir?: string; limit?: number; concurrency: number; model?: string }) =>
+    (await import("../../graphs/lib/mainJob.js")).runMainJob({
       dataDir: opts.dataDir,
       limit: opts.limit,
       concurrency: opts.concurrency,
@@ -223,53 +196,55 @@ export function buildProgram(stdout: NodeJS.WritableStream = process.stdout, std
     },
   );
 
+  const config = () => program.opts<{ config?: string }>().config;
+
   program
     .command("list")
-    .description("list the workflows")
-    .action(() => {
-      const rows = listWorkflows().map((w) => [w.name, w.pattern, w.description]);
+    .description("list the workflows (the ready ones, or those of --config)")
+    .action(async () => {
+      const file = config();
+      const registry = file ? await registryFromConfig(readLangGraphConfig(file)) : await readyRegistry();
+      const rows = registry.list().map((w) => [w.name, w.pattern, w.description]);
       stdout.write(`${renderTable(["workflow", "pattern", "description"], rows)}\n`);
     });
 
   program
     .command("graph")
     .description("print a workflow's Mermaid diagram")
-    .argument("<workflow>", "workflow name")
-    .action(async (name: string) => {
-      const drawable = await getWorkflow(name).graph.getGraphAsync();
+    .argument("<workflow>", "workflow name, or a graph file as path:export")
+    .action(async (target: string) => {
+      const drawable = await (await resolveTarget(target, config())).graph.getGraphAsync();
       stdout.write(`${drawable.drawMermaid()}\n`);
     });
 
-  program
+  const runCommand = program
     .command("run")
     .description("run a workflow on one input (--input JSON), or on every row of a .csv/.jsonl/.json file (batch mode)")
-    .argument("<workflow>", "workflow name")
-    .option("--input <json>", "the input as a JSON object (in batch mode: defaults for every row)")
-    .option("--input-file <file>", "a .json input, or rows in .csv, .jsonl or a .json array (batch mode)")
-    .option("--field <input=column>", "batch mode: fill input field from a column (repeatable)", collect, [])
-    .option("--out <file>", "batch mode: write one JSON line per row here (default stdout)")
-    .option("--concurrency <n>", "batch mode: rows run at once", positiveInt, DEFAULT_BATCH_CONCURRENCY)
-    .option("--model <name>", "model name for the default role (`offline` for the offline model)")
+    .argument("<workflow>", "workflow name, or a graph file as path:export (e.g. ./src/agent.ts:graph)")
+    .option("--input <json>", "the input as a JSON object (in batch mode: defaults for every row)");
+  addBatchOptions(runCommand, positiveInt);
+  addRunOptions(runCommand)
     .option("--thread <id>", "run on this thread (kept in the checkpointer)")
     .addOption(new Option("--checkpointer <spec>", "memory | sqlite:PATH | postgres://URL (default with --thread: sqlite:" + DEFAULT_THREADS_FILE + ")"))
     .option("--json", "print the output as JSON")
-    .option("--budget-usd <usd>", "stop before the model call that would take the run over this cost (USD)", positiveNumber)
-    .option("--budget-tokens <n>", "stop before the model call that would take the run over this many tokens", positiveInt)
-    .option("--call-log <file>", "append one JSON line per model call (node, model, prompt, response, tokens, latency, retries; secrets redacted)")
-    .option("--no-progress", "batch mode: no progress bar")
-    .action(async (name: string, flags: RunFlags) => {
-      const workflow = getWorkflow(name);
+    .action(async (target: string, flags: RunFlags) => {
+      const workflow = await resolveTarget(target, config());
+      const single = (input: unknown) => runSingle(workflow, input, flags, stdout, stderr);
       if (flags.input && flags.inputFile === undefined) {
-        program.setOptionValue("exitCode", await runSingle(name, parseJson(flags.input, "--input"), flags, stdout, stderr));
+        program.setOptionValue("exitCode", await single(parseJson(flags.input, "--input")));
       } else if (flags.inputFile) {
-        program.setOptionValue("exitCode", await runFromFile(name, flags, stdout, stderr));
+        program.setOptionValue("exitCode", await runFromFile(workflow, { ...flags, runOptions: runOptionsFrom(flags) }, stdout, stderr, single));
+      } else if (workflow.example !== undefined) {
+        stderr.write(`no --input given: running the example input of ${workflow.name}\n`);
+        program.setOptionValue("exitCode", await single(workflow.example));
       } else {
-        stderr.write(`no --input given: running the example input of ${name}\n`);
-        program.setOptionValue("exitCode", await runSingle(name, workflow.example, flags, stdout, stderr));
+        throw new DataFileError("--input", `${workflow.name} has no example input: give --input JSON or --input-file FILE`);
       }
     });
   const checkpointerOption = () =>
     new Option("--checkpointer <spec>", `memory | sqlite:PATH | postgres://URL (default: $LLM_WORKFLOWS_CHECKPOINTER, $DATABASE_URL or sqlite:${DEFAULT_THREADS_FILE})`);
+  const workflowOption = () =>
+    new Option("--workflow <target>", "the thread's workflow (name or path:export), when its checkpoints do not say or it moved");
   const withThreads = async <T>(flags: { checkpointer?: string }, use: (open: OpenCheckpointer) => Promise<T>): Promise<T> => {
     const open = await openCheckpointer(resolveCheckpointerSpec(flags.checkpointer)!);
     try {
@@ -297,84 +272,90 @@ export function buildProgram(stdout: NodeJS.WritableStream = process.stdout, std
     .description("a thread's current state, next nodes and pending interrupts")
     .argument("<thread>", "thread id")
     .addOption(checkpointerOption())
+    .addOption(workflowOption())
     .option("--json", "print as JSON")
-    .action((threadId: string, flags: { checkpointer?: string; json?: boolean }) =>
+    .action((threadId: string, flags: { checkpointer?: string; workflow?: string; json?: boolean }) =>
       withThreads(flags, async ({ saver }) => {
-        const state = await getThreadState(threadId, saver);
+        const workflow = await threadTarget(saver, threadId, { ...flags, config: config() });
+        const state = await getThreadState(threadId, saver, { workflow });
         stdout.write(flags.json ? `${JSON.stringify(state, null, 2)}\n` : `${renderOutput(state as unknown as Record<string, unknown>)}\n`);
       }),
     );
 
   program
     .command("history")
-    .description("a thread's checkpoints, oldest first: id, step, source, nodes, time")
+    .description("a thread's checkpoints, oldest first: id, step, source, nodes (counted), time")
     .argument("<thread>", "thread id")
     .addOption(checkpointerOption())
+    .addOption(workflowOption())
     .option("--json", "print as JSON")
-    .action((threadId: string, flags: { checkpointer?: string; json?: boolean }) =>
+    .action((threadId: string, flags: { checkpointer?: string; workflow?: string; json?: boolean }) =>
       withThreads(flags, async ({ saver }) => {
-        const history = await getThreadHistory(threadId, saver);
+        const workflow = await threadTarget(saver, threadId, { ...flags, config: config() });
+        const history = await getThreadHistory(threadId, saver, { workflow });
         if (flags.json) stdout.write(`${JSON.stringify(history, null, 2)}\n`);
         else
           stdout.write(
             `${renderTable(
               ["checkpoint", "step", "source", "nodes", "next", "time"],
-              history.map((h) => [h.checkpointId, h.step, h.source, h.nodes.join(",") || "-", h.next.join(",") || "-", h.createdAt ?? ""]),
+              history.map((h) => [h.checkpointId, h.step, h.source, countedNames(h.nodes), countedNames(h.next), h.createdAt ?? ""]),
             )}\n`,
           );
       }),
     );
 
-  program
-    .command("resume")
-    .description("resume a thread: continue after a crash, or answer its pending interrupt")
-    .argument("<thread>", "thread id")
-    .option("--approve", "approve the draft")
-    .option("--edit <json>", "replace the draft with this value (JSON; a plain string is taken as text)")
-    .option("--reject <reason>", "reject the draft, with what to change")
-    .option("--answer <json>", "answer a non-approval interrupt with this JSON value")
-    .option("--interrupt <id>", "which interrupt to answer, when several are pending")
-    .addOption(checkpointerOption())
-    .option("--model <name>", "model name for the default role")
+  addRunOptions(
+    program
+      .command("resume")
+      .description("resume a thread: continue after a crash, or answer its pending interrupt")
+      .argument("<thread>", "thread id")
+      .option("--approve", "approve the draft")
+      .option("--edit <json>", "replace the draft with this value (JSON; a plain string is taken as text)")
+      .option("--reject <reason>", "reject the draft, with what to change")
+      .option("--answer <json>", "answer a non-approval interrupt with this JSON value")
+      .option("--interrupt <id>", "which interrupt to answer, when several are pending")
+      .addOption(checkpointerOption())
+      .addOption(workflowOption()),
+  )
     .option("--json", "print the output as JSON")
-    .action(
-      (
-        threadId: string,
-        flags: { approve?: boolean; edit?: string; reject?: string; answer?: string; interrupt?: string; checkpointer?: string; model?: string; json?: boolean },
-      ) =>
-        withThreads(flags, async ({ saver }) => {
-          const answers = [flags.approve, flags.edit, flags.reject, flags.answer].filter((a) => a !== undefined);
-          if (answers.length > 1) throw new DataFileError("resume", "give at most one of --approve, --edit, --reject, --answer");
-          const resume = flags.approve
-            ? { action: "approve" }
-            : flags.edit !== undefined
-              ? { action: "edit", value: parseMaybeJson(flags.edit) }
-              : flags.reject !== undefined
-                ? { action: "reject", reason: flags.reject }
-                : flags.answer !== undefined
-                  ? parseJson(flags.answer, "--answer")
-                  : undefined;
-          await printEvents(`resume ${threadId}`, resumeThread(threadId, saver, { resume, interruptId: flags.interrupt, ...runOptionsFrom(flags) }), flags, stdout, stderr);
-        }),
+    .action((threadId: string, flags: ThreadRunFlags & { approve?: boolean; edit?: string; reject?: string; answer?: string; interrupt?: string }) =>
+      withThreads(flags, async ({ saver }) => {
+        const answers = [flags.approve, flags.edit, flags.reject, flags.answer].filter((a) => a !== undefined);
+        if (answers.length > 1) throw new DataFileError("resume", "give at most one of --approve, --edit, --reject, --answer");
+        const resume = flags.approve
+          ? { action: "approve" }
+          : flags.edit !== undefined
+            ? { action: "edit", value: parseMaybeJson(flags.edit) }
+            : flags.reject !== undefined
+              ? { action: "reject", reason: flags.reject }
+              : flags.answer !== undefined
+                ? parseJson(flags.answer, "--answer")
+                : undefined;
+        const workflow = await threadTarget(saver, threadId, { ...flags, config: config() });
+        await printEvents(`resume ${threadId}`, resumeThread(threadId, saver, { resume, interruptId: flags.interrupt, workflow, ...runOptionsFrom(flags) }), flags, stdout, stderr);
+      }),
     );
 
-  program
-    .command("fork")
-    .description("re-run a thread from a past checkpoint (time travel), optionally with edited state")
-    .argument("<thread>", "thread id")
-    .requiredOption("--checkpoint <id>", "the checkpoint to fork from (see `history`)")
-    .option("--edit <json>", "state values to change at that checkpoint (a JSON object)")
-    .option("--as-node <node>", "the node the edit is attributed to (default: the one that wrote the checkpoint)")
-    .addOption(checkpointerOption())
-    .option("--model <name>", "model name for the default role")
+  addRunOptions(
+    program
+      .command("fork")
+      .description("re-run a thread from a past checkpoint (time travel), optionally with edited state")
+      .argument("<thread>", "thread id")
+      .requiredOption("--checkpoint <id>", "the checkpoint to fork from (see `history`)")
+      .option("--edit <json>", "state values to change at that checkpoint (a JSON object)")
+      .option("--as-node <node>", "the node the edit is attributed to (default: the one that wrote the checkpoint)")
+      .addOption(checkpointerOption())
+      .addOption(workflowOption()),
+  )
     .option("--json", "print the output as JSON")
-    .action((threadId: string, flags: { checkpoint: string; edit?: string; asNode?: string; checkpointer?: string; model?: string; json?: boolean }) =>
+    .action((threadId: string, flags: ThreadRunFlags & { checkpoint: string; edit?: string; asNode?: string }) =>
       withThreads(flags, async ({ saver }) => {
         const values = flags.edit === undefined ? undefined : parseJson(flags.edit, "--edit");
         if (values !== undefined && (values === null || typeof values !== "object" || Array.isArray(values))) throw new DataFileError("--edit", "expected a JSON object of state values");
+        const workflow = await threadTarget(saver, threadId, { ...flags, config: config() });
         await printEvents(
           `fork ${threadId}`,
-          forkThread(threadId, flags.checkpoint, saver, { values: values as Record<string, unknown> | undefined, asNode: flags.asNode, ...runOptionsFrom(flags) }),
+          forkThread(threadId, flags.checkpoint, saver, { values: values as Record<string, unknown> | undefined, asNode: flags.asNode, workflow, ...runOptionsFrom(flags) }),
           flags,
           stdout,
           stderr,
@@ -385,6 +366,37 @@ export function buildProgram(stdout: NodeJS.WritableStream = process.stdout, std
   // After the subcommands: commander copies this setting into commands created later.
   program.allowExcessArguments(true);
   return program;
+}
+
+/** The run options shared by `run`, `resume` and `fork`: model, budgets, call log. */
+function addRunOptions(command: Command): Command {
+  return command
+    .option("--model <name>", "model name for the default role (`offline` for the offline model)")
+    .option("--budget-usd <usd>", "stop before the model call that would take the run over this cost (USD)", positiveNumber)
+    .option("--budget-tokens <n>", "stop before the model call that would take the run over this many tokens", positiveInt)
+    .option("--call-log <file>", "append one JSON line per model call (node, model, prompt, response, tokens, latency, retries; secrets redacted)");
+}
+
+/** Flags of `resume` and `fork`. */
+interface ThreadRunFlags {
+  checkpointer?: string;
+  workflow?: string;
+  model?: string;
+  budgetUsd?: number;
+  budgetTokens?: number;
+  callLog?: string;
+  json?: boolean;
+}
+
+/**
+ * Node names with repeats counted, in first-seen order: a fan-out's 119
+ * `summarize_chunk` tasks print as `summarize_chunk ×119`.
+ */
+export function countedNames(names: readonly string[]): string {
+  if (!names.length) return "-";
+  const counts = new Map<string, number>();
+  for (const name of names) counts.set(name, (counts.get(name) ?? 0) + 1);
+  return [...counts].map(([name, n]) => (n > 1 ? `${name} ×${n}` : name)).join(", ");
 }
 
 /** JSON when it parses, else the text itself (for `--edit "new text"`). */

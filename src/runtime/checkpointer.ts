@@ -96,6 +96,9 @@ export async function openCheckpointer(spec: string): Promise<OpenCheckpointer> 
 /** Checkpoint metadata key naming the workflow that wrote a thread. */
 export const WORKFLOW_METADATA_KEY = "llm_workflows_workflow";
 
+/** Checkpoint metadata key giving where that workflow was loaded from (`ABSOLUTE_PATH:export`), for graphs the CLI loaded from a file. */
+export const WORKFLOW_SOURCE_METADATA_KEY = "llm_workflows_source";
+
 /**
  * `saver`, with `extra` added to the metadata of every checkpoint it saves. The
  * CLI uses it to record which workflow a thread belongs to: LangGraph.js 1.4

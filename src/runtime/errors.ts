@@ -150,3 +150,42 @@ export class ResumeError extends LlmWorkflowsError {
     super("INVALID_RESUME", `cannot resume thread "${threadId}": ${problem}`);
   }
 }
+
+/** A graph named on the command line (`path:export`, or in a langgraph.json) cannot be loaded. */
+export class GraphLoadError extends LlmWorkflowsError {
+  /** `ABSOLUTE_PATH:export`, or the langgraph.json path. */
+  readonly where: string;
+
+  constructor(where: string, problem: string, options?: { cause?: unknown }) {
+    super("GRAPH_LOAD", `cannot load ${where}: ${problem}`, options);
+    this.where = where;
+  }
+}
+
+/** An optional package that a feature needs is not installed. */
+export class MissingDependencyError extends LlmWorkflowsError {
+  /** The npm package to install. */
+  readonly packageName: string;
+
+  constructor(packageName: string, feature: string, options?: { cause?: unknown }) {
+    super("MISSING_DEPENDENCY", `${feature} needs the package ${packageName}: npm install ${packageName}`, options);
+    this.packageName = packageName;
+  }
+}
+
+/**
+ * Imports an optional package, or throws {@link MissingDependencyError}
+ * naming it. Only a missing package is turned into that error; any other
+ * failure of the import is rethrown.
+ */
+export async function importOptional<T>(packageName: string, feature: string, load: () => Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException)?.code;
+    if ((code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") && String((error as Error).message).includes(packageName)) {
+      throw new MissingDependencyError(packageName, feature, { cause: error });
+    }
+    throw error;
+  }
+}

@@ -1,11 +1,11 @@
 /** Every registered workflow: its registration, diagram, example run, and the schemas it exposes. */
 import { describe, expect, it } from "vitest";
 import { readFileSync, existsSync } from "node:fs";
-import { workflowNames, workflows, getWorkflow } from "../../src/registry.js";
+import { workflowNames, workflows, getWorkflow } from "../../graphs/index.js";
 
 const langgraphJson = JSON.parse(readFileSync(new URL("../../langgraph.json", import.meta.url), "utf8")) as { graphs: Record<string, string> };
 
-describe.each(workflowNames)("workflow %s", (name) => {
+describe.each([...workflowNames])("workflow %s", (name) => {
   const workflow = getWorkflow(name);
 
   it("is listed in langgraph.json, pointing at graphs/<name>.ts:graph", () => {
@@ -40,5 +40,5 @@ describe.each(workflowNames)("workflow %s", (name) => {
 
 it("registers every workflow, one per file in graphs/", () => {
   expect(workflowNames).toEqual(Object.keys(workflows));
-  expect(workflowNames.sort()).toEqual(Object.keys(langgraphJson.graphs).sort());
+  expect([...workflowNames].sort()).toEqual(Object.keys(langgraphJson.graphs).sort());
 });
