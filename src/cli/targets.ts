@@ -11,7 +11,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, extname, isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { createRegistry, type WorkflowRegistry } from "../registry.js";
-import { GraphLoadError, MissingDependencyError } from "../runtime/errors.js";
+import { GraphLoadError, importOptional, MissingDependencyError } from "../runtime/errors.js";
 import { isCompiledGraph, isStateGraph, workflowFromGraph, type WorkflowDefinition } from "../workflow.js";
 
 /** Extensions of files loaded through tsx. */
@@ -44,18 +44,24 @@ export function parseGraphSpec(spec: string, baseDir: string = process.cwd()): G
   return { path: isAbsolute(path) ? path : resolve(baseDir, path), exportName: exportName || "graph" };
 }
 
-/** Imports `path`, through tsx for TypeScript. */
+/**
+ * Imports `path`. A TypeScript file that Node cannot load by itself (Node 20
+ * has no type stripping) is loaded after registering tsx's loader for this
+ * process: the CLI is an application, and a process-wide loader (unlike tsx's
+ * scoped `tsImport`) keeps one copy of `@langchain/core` and of this library
+ * between the CLI and the user's graph, which the usage tracking needs.
+ */
 async function importModule(path: string): Promise<Record<string, unknown>> {
-  if (TYPESCRIPT_EXTENSIONS.has(extname(path))) {
-    let tsx: { tsImport: (specifier: string, parent: string) => Promise<Record<string, unknown>> };
-    try {
-      tsx = (await import("tsx/esm/api")) as typeof tsx;
-    } catch {
-      throw new MissingDependencyError("tsx", `loading the TypeScript file ${path}`);
-    }
-    return tsx.tsImport(pathToFileURL(path).href, import.meta.url);
+  const url = pathToFileURL(path).href;
+  try {
+    return (await import(url)) as Record<string, unknown>;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException)?.code !== "ERR_UNKNOWN_FILE_EXTENSION" || !TYPESCRIPT_EXTENSIONS.has(extname(path))) throw error;
   }
-  return (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+  const tsx = await importOptional("tsx", `loading the TypeScript file ${path}`, () => import("tsx/esm/api"));
+  tsx.register();
+  // A new URL: Node keeps the failed load of the first one.
+  return (await import(`${url}?tsx`)) as Record<string, unknown>;
 }
 
 /**

@@ -8,13 +8,16 @@
  * | `postgres://…`, `postgresql://…` | `PostgresSaver` (tables created on first use)  |
  *
  * Each opened checkpointer gets a task ledger beside it (see `ledger.ts`).
+ * The SQLite and PostgreSQL drivers are optional peers, loaded only when their
+ * spec is opened; a missing one is a {@link MissingDependencyError} naming the
+ * package to install.
  *
  * @module
  */
 import { MemorySaver, type BaseCheckpointSaver } from "@langchain/langgraph";
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { ConfigurationError } from "./errors.js";
+import { ConfigurationError, importOptional, type MissingDependencyError } from "./errors.js";
 import { attachLedger, MemoryLedger, PostgresLedger, SqliteLedger, type TaskLedger } from "./ledger.js";
 
 /** Where CLI threads live unless `--checkpointer`, `LLM_WORKFLOWS_CHECKPOINTER` or `DATABASE_URL` says otherwise. */
@@ -46,6 +49,7 @@ export function resolveCheckpointerSpec(
 /**
  * Opens the checkpointer named by `spec` (see the module doc).
  * @throws {ConfigurationError} for a spec of no known form.
+ * @throws {MissingDependencyError} when the spec's driver package is not installed.
  */
 export async function openCheckpointer(spec: string): Promise<OpenCheckpointer> {
   if (spec === "memory") {
@@ -57,7 +61,7 @@ export async function openCheckpointer(spec: string): Promise<OpenCheckpointer> 
   if (spec.startsWith("sqlite:")) {
     const path = resolve(spec.slice("sqlite:".length) || DEFAULT_THREADS_FILE);
     mkdirSync(dirname(path), { recursive: true });
-    const { SqliteSaver } = await import("@langchain/langgraph-checkpoint-sqlite");
+    const { SqliteSaver } = await importOptional("@langchain/langgraph-checkpoint-sqlite", "the SQLite checkpointer", () => import("@langchain/langgraph-checkpoint-sqlite"));
     const saver = SqliteSaver.fromConnString(path);
     // Several processes may share the file (a run and a resume): wait for locks instead of failing.
     saver.db.pragma("busy_timeout = 5000");
@@ -66,8 +70,8 @@ export async function openCheckpointer(spec: string): Promise<OpenCheckpointer> 
     return { saver, ledger, description: `sqlite:${path}`, close: async () => void saver.db.close() };
   }
   if (/^postgres(ql)?:\/\//.test(spec)) {
-    const { PostgresSaver } = await import("@langchain/langgraph-checkpoint-postgres");
-    const { default: pg } = await import("pg");
+    const { PostgresSaver } = await importOptional("@langchain/langgraph-checkpoint-postgres", "the PostgreSQL checkpointer", () => import("@langchain/langgraph-checkpoint-postgres"));
+    const { default: pg } = await importOptional("pg", "the PostgreSQL checkpointer", () => import("pg"));
     const saver = PostgresSaver.fromConnString(spec);
     const pool = new pg.Pool({ connectionString: spec, max: 4 });
     // An idle pooled connection that the server closes (a restart, a dropped database)

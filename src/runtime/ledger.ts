@@ -19,7 +19,6 @@
  * @module
  */
 import type { BaseCheckpointSaver, LangGraphRunnableConfig } from "@langchain/langgraph";
-import type { Pool } from "pg";
 
 /** Stores the first successful result of a step under a key. */
 export interface TaskLedger {
@@ -91,12 +90,20 @@ export class SqliteLedger implements TaskLedger {
   }
 }
 
+/**
+ * The part of a `pg` `Pool` (or `Client`) the PostgreSQL ledger uses. Declared
+ * here so that this library's types do not need `pg`, an optional peer.
+ */
+export interface PostgresQueryable {
+  query(text: string, values?: unknown[]): Promise<{ rows: any[]; rowCount: number | null }>;
+}
+
 /** A ledger in PostgreSQL. */
 export class PostgresLedger implements TaskLedger {
   private readonly memory = new MemoryLedger();
   private ready?: Promise<unknown>;
 
-  constructor(private readonly pool: Pool) {}
+  constructor(private readonly pool: PostgresQueryable) {}
 
   private setup() {
     this.ready ??= this.pool.query(
