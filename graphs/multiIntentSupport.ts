@@ -8,14 +8,17 @@
  * email; a reviewer approves, edits or rejects it (with what to change); then
  * it is sent. A task of a type no worker handles is reported, not dropped.
  * Desk actions and the email go through the task ledger: a retried or resumed
- * task never issues a second id or sends a second email.
+ * task never issues a second id or sends a second email. The email is sent
+ * once per review decision: a new answer given at the review's old checkpoint
+ * replays the old decision and sends nothing again; to decide again, see
+ * docs/threads-and-human-in-the-loop.md.
  */
 import { END, StateSchema, type LangGraphRunnableConfig } from "@langchain/langgraph";
 import { z } from "zod";
 import { getChatModel } from "../src/models/factory.js";
 import { optionList, tagged } from "../src/models/prompting.js";
 import { invokeStructured } from "../src/models/structured.js";
-import { addApprovalStep, approvalFields, REQUEST_REVIEW_NODE } from "../src/patterns/state/approval.js";
+import { addApprovalStep, approvalFields, onceForDecision, REQUEST_REVIEW_NODE } from "../src/patterns/state/approval.js";
 import { indexedResults } from "../src/patterns/core/fanOut.js";
 import { buildOrchestratorWorkers } from "../src/patterns/workflow/orchestratorWorkers.js";
 import { onceForTask } from "../src/runtime/ledger.js";
@@ -191,9 +194,14 @@ export async function writeEmail(state: MultiIntentState, outcomes: TaskOutcome[
   return { outcomes, unhandled: outcomes.filter((o) => o.status === "unhandled").map((o) => `${o.type}: ${o.text}`), email };
 }
 
-/** Sends the approved email, once per task whatever the retries and resumes. */
+/**
+ * Sends the approved email: once per review decision (once per task without a
+ * review), whatever the retries, resumes and forks that replay the decision.
+ */
 export async function sendEmail(state: MultiIntentState, config: LangGraphRunnableConfig) {
-  const sent = await onceForTask(config, "send-email", () => supportDeskFrom(config).sendEmail({ to: state.customerEmail, body: state.email }));
+  const sent = await onceForDecision(config, state.review, "send-email", () =>
+    supportDeskFrom(config).sendEmail({ to: state.customerEmail, body: state.email }),
+  );
   return { sent: { messageId: sent.messageId, to: sent.to } };
 }
 

@@ -98,7 +98,9 @@ export interface EvaluatorOptimizerOptions<S extends EvaluatorOptimizerState> ex
   /**
    * Optional human review of the final draft (state needs `approvalFields`):
    * approve or edit ends the run; reject feeds the reason back as feedback for
-   * one more refinement, then the review is asked again.
+   * one more refinement, then the review is asked again. An invalid answer
+   * (a rejection without a reason, an edit over `MAX_EDIT_CHARS`) changes
+   * nothing: the question is asked again with the error (see `approval.ts`).
    */
   review?: {
     /** Whether this run asks for a review. */
