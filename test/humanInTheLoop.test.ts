@@ -21,14 +21,25 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { lastResult, runWorkflow, streamWorkflow, type WorkflowEvent } from "../src/facade.js";
-import { getWorkflow, workflows } from "../graphs/index.js";
+import { graphFor, lastResult, runWorkflow, streamWorkflow, type WorkflowEvent } from "../src/facade.js";
+import { HUMAN_REVIEW_NODE, MAX_EDIT_CHARS, parseReviewDecision, REQUEST_REVIEW_NODE } from "../src/patterns/state/approval.js";
+import { createRegistry } from "../src/registry.js";
+import { getWorkflow } from "../graphs/index.js";
 import { openCheckpointer, type OpenCheckpointer } from "../src/runtime/checkpointer.js";
 import { InvalidInputError, ResumeError } from "../src/runtime/errors.js";
 import { onceForTask } from "../src/runtime/ledger.js";
 import { InMemorySupportDesk } from "../graphs/lib/supportDesk.js";
-import { getThreadHistory, getThreadState, resumeThread, resumeWorkflow, type ResumeOptions } from "../src/threads.js";
-import { defineWorkflow, type WorkflowDefinition } from "../src/workflow.js";
+import {
+  forkThread,
+  getThreadHistory,
+  getThreadState,
+  getThreadState as getThreadStateFacade,
+  resumeThread,
+  resumeWorkflow,
+  resumeWorkflow as resumeFacade,
+  type ResumeOptions,
+} from "../src/threads.js";
+import { defineWorkflow } from "../src/workflow.js";
 
 let open: OpenCheckpointer;
 let saver: BaseCheckpointSaver;
@@ -148,6 +159,7 @@ describe("iterativeRefinement with humanReview", () => {
     ["a rejection with a blank reason", { action: "reject", reason: "  " }, "reason"],
     ["an edit without a value", { action: "edit" }, "value"],
     ["an unknown action", { action: "maybe" }, "action"],
+    ["an edit over MAX_EDIT_CHARS", { action: "edit", value: "x".repeat(MAX_EDIT_CHARS + 1) }, "value"],
     ["a bare string", "yes", "(root)"],
   ])("refuses %s, naming the field, and the thread stays paused", async (_label, answer, field) => {
     const threadId = `ir-invalid-${field}-${JSON.stringify(answer).length}`;
@@ -181,6 +193,106 @@ describe("iterativeRefinement with humanReview", () => {
     expect(afterReview.review.reason).toMatch(/deadline/);
     expect(afterReview.feedback).toBe(afterReview.review.reason);
     expect(afterReview.review.status).not.toBe("approved");
+  });
+});
+
+describe("an invalid answer given to the graph itself (as the LangGraph server passes it on)", () => {
+  const graph = () => graphFor(getWorkflow("iterativeRefinement"), saver);
+  const config = (threadId: string) => ({ configurable: { thread_id: threadId } });
+  type Asked = { id: string; value: { kind: string; error: string | null; draft: unknown } };
+
+  it("is asked again with the error; the thread stays paused and a valid answer (plain or by id) finishes it", async () => {
+    const threadId = "ir-reask";
+    const paused = await pausedRefinement(threadId);
+    const first = paused.result.interrupts[0];
+    expect((first.value as { error: unknown }).error).toBeNull();
+
+    // The answer of the issue: a rejection without a reason, as a plain resume.
+    const out = await graph().invoke(new Command({ resume: { action: "reject" } }), config(threadId));
+    const [asked] = pendingOf(out) as Asked[];
+    expect(asked.value.kind).toBe("approval");
+    expect(asked.value.error).toBe("reason: a rejection needs a reason");
+    expect(asked.value.draft).toEqual((first.value as { draft: unknown }).draft);
+    expect(asked.id).not.toBe(first.id);
+    const state = await getThreadState(threadId, saver);
+    expect(state.next).toEqual(["human_review"]);
+    expect(state.interrupts.map((i) => i.id)).toEqual([asked.id]);
+    expect(state.values.review).toMatchObject({ status: "pending", decidedBy: null, error: "reason: a rejection needs a reason" });
+    // The draft and the loop were not touched.
+    expect(state.values.final).toBe(paused.result.output.final);
+    expect(state.values.attempts).toEqual(paused.result.output.attempts);
+
+    // A second wrong answer, by interrupt id: an edit over the limit.
+    const big = await graph().invoke(new Command({ resume: { [asked.id]: { action: "edit", value: "x".repeat(MAX_EDIT_CHARS + 1) } } }), config(threadId));
+    const [again] = pendingOf(big) as Asked[];
+    expect(again.value.error).toBe(`value: an edit is at most ${MAX_EDIT_CHARS} characters (MAX_EDIT_CHARS); got ${MAX_EDIT_CHARS + 1} characters`);
+    expect(again.id).not.toBe(asked.id);
+
+    // A valid answer by id: the refused answers are not replayed.
+    const done = await graph().invoke(new Command({ resume: { [again.id]: { action: "approve" } } }), config(threadId));
+    expect(pendingOf(done)).toBeUndefined();
+    expect(done.review).toMatchObject({ status: "approved", decidedBy: "reviewer", error: null });
+    expect(done.final).toBe(paused.result.output.final);
+    expect((await getThreadState(threadId, saver)).next).toEqual([]);
+  });
+
+  it("a plain resume after a refused one is the new answer (not the refused one replayed)", async () => {
+    const threadId = "ir-reask-plain";
+    await pausedRefinement(threadId);
+    await graph().invoke(new Command({ resume: "yes" }), config(threadId));
+    const state = await getThreadState(threadId, saver);
+    expect(state.interrupts).toHaveLength(1);
+    expect((state.interrupts[0].value as { error: string }).error).toMatch(/^\(root\): /);
+    const done = await graph().invoke(new Command({ resume: { action: "edit", value: "the reviewer's text" } }), config(threadId));
+    expect(done.final).toBe("the reviewer's text");
+    expect(done.review).toMatchObject({ status: "edited", error: null });
+  });
+
+  it("the facade answers the question asked again (the pending interrupt carries the error)", async () => {
+    const threadId = "ir-reask-facade";
+    await pausedRefinement(threadId);
+    await graph().invoke(new Command({ resume: { action: "edit" } }), config(threadId));
+    const [pending] = (await getThreadState(threadId, saver)).interrupts;
+    expect(pending).toMatchObject({ node: "human_review", value: { kind: "approval", error: "value: an edit needs a value" } });
+    // The facade still checks the answer before resuming.
+    await expect(resumeWorkflow(threadId, saver, { resume: { action: "reject", reason: "" } })).rejects.toThrow(/reason: a rejection needs a reason/);
+    expect((await getThreadState(threadId, saver)).interrupts.map((i) => i.id)).toEqual([pending.id]);
+    const { nodes, result } = await collect(resumeThread(threadId, saver, { resume: { action: "reject", reason: "shorter" }, interruptId: pending.id }));
+    expect(nodes.slice(0, 2)).toEqual(["human_review", "generate"]);
+    expect(result.interrupts).toHaveLength(1);
+    const afterReview = await valuesAfter(threadId, "human_review", 1);
+    expect(afterReview.review).toMatchObject({ status: "rejected", reason: "shorter", error: null });
+  });
+
+  it("after the deadline any answer, even an invalid one, gets the default action", async () => {
+    const threadId = "ir-reask-deadline";
+    await pausedRefinement(threadId, { reviewTimeoutMs: 1 });
+    await sleep(20);
+    await graph().invoke(new Command({ resume: { action: "reject" } }), config(threadId));
+    const afterReview = await valuesAfter(threadId, "human_review");
+    expect(afterReview.review).toMatchObject({ status: "rejected", decidedBy: "deadline", error: null });
+  });
+});
+
+describe("MAX_EDIT_CHARS", () => {
+  it("accepts an edit of exactly the limit and refuses one character more, in one line naming the field", () => {
+    expect(parseReviewDecision({ action: "edit", value: "é".repeat(MAX_EDIT_CHARS) })).toMatchObject({ action: "edit" });
+    const error = (() => {
+      try {
+        parseReviewDecision({ action: "edit", value: "é".repeat(MAX_EDIT_CHARS + 1) });
+      } catch (e) {
+        return e as InvalidInputError;
+      }
+    })();
+    expect(error).toBeInstanceOf(InvalidInputError);
+    expect(error!.issues).toEqual([{ path: "value", message: expect.stringContaining(`at most ${MAX_EDIT_CHARS} characters`) }]);
+    expect(error!.message).not.toContain("\n");
+  });
+
+  it("measures a value that is not text by its JSON", () => {
+    const lines = Array.from({ length: MAX_EDIT_CHARS / 10 }, () => "123456789");
+    expect(() => parseReviewDecision({ action: "edit", value: { lines } })).toThrow(/value: an edit is at most/);
+    expect(parseReviewDecision({ action: "edit", value: { lines: lines.slice(0, 1000) } })).toMatchObject({ action: "edit" });
   });
 });
 
@@ -265,6 +377,97 @@ describe("multiIntentSupport with reviewBeforeSend", () => {
   });
 });
 
+describe("re-deciding an answered review (multiIntentSupport: the email goes out once per decision)", () => {
+  /** An approved, sent thread, and the checkpoint at its review (the last one whose next task is human_review). */
+  async function approvedSupport(threadId: string) {
+    const paused = await pausedSupport(threadId);
+    const approved = await paused.resume({ resume: { action: "approve" } });
+    expect(paused.desk.emails).toHaveLength(1);
+    const atReview = (await getThreadHistory(threadId, saver)).filter((h) => h.next.includes(HUMAN_REVIEW_NODE)).at(-1)!;
+    expect(atReview.nodes).toEqual([REQUEST_REVIEW_NODE]);
+    return { ...paused, approved: approved.result, atReview: atReview.checkpointId };
+  }
+  const graph = () => graphFor(getWorkflow("multiIntentSupport"), saver);
+
+  it("a new answer given as Command({ resume }) at the review checkpoint replays the old decision and sends nothing again", async () => {
+    const threadId = "mi-fork-resume";
+    const { desk, approved, atReview } = await approvedSupport(threadId);
+    const decision = approved.output.review as { decisionId: string };
+    expect(decision.decisionId).toMatch(/^human_review:/);
+    const out = await graph().invoke(new Command({ resume: { action: "reject", reason: "be shorter" } }), {
+      configurable: { thread_id: threadId, checkpoint_id: atReview, supportDesk: desk },
+    });
+    // LangGraph resumes at that checkpoint with the answer it stored there: still the approval.
+    expect(out.review).toMatchObject({ status: "approved", decisionId: decision.decisionId });
+    expect(out.reviewerFeedback).toBeNull();
+    // The same decision: the send is not repeated.
+    expect(desk.emails).toHaveLength(1);
+    expect(out.sent).toEqual(approved.output.sent);
+  });
+
+  it("a fork without input at the review asks again; the new decision is the one applied and sent", async () => {
+    const threadId = "mi-fork-redecide";
+    const { desk, approved, atReview } = await approvedSupport(threadId);
+    const asked = await collect(forkThread(threadId, atReview, saver, { configurable: { supportDesk: desk } }));
+    expect(asked.interrupted).toEqual([HUMAN_REVIEW_NODE]);
+    expect(asked.nodes).not.toContain("send_email");
+    expect(asked.result.output.review).toMatchObject({ status: "pending", decisionId: null });
+    expect(desk.emails).toHaveLength(1);
+
+    const edited = "Dear Jane, a corrected reply.";
+    const done = await collect(resumeThread(threadId, saver, { resume: { action: "edit", value: edited }, configurable: { supportDesk: desk } }));
+    expect(done.nodes).toEqual([HUMAN_REVIEW_NODE, "send_email"]);
+    expect(done.result.output.review).toMatchObject({ status: "edited", decidedBy: "reviewer" });
+    expect((done.result.output.review as { decisionId: string }).decisionId).not.toBe((approved.output.review as { decisionId: string }).decisionId);
+    expect(desk.emails.map((e) => e.body)).toEqual([approved.output.email, edited]);
+    expect(done.result.output.sent).toMatchObject({ messageId: desk.emails[1].messageId });
+  });
+
+  it("re-opening with updateState({ review: null }) as request_review, then resuming, takes the new answer (even after the deadline)", async () => {
+    const threadId = "mi-reopen";
+    const paused = await pausedSupport(threadId, { reviewTimeoutMs: 60_000 });
+    await paused.resume({ resume: { action: "approve" } });
+    const atReview = (await getThreadHistory(threadId, saver)).filter((h) => h.next.includes(HUMAN_REVIEW_NODE)).at(-1)!.checkpointId;
+    const reopened = await graph().updateState(
+      { configurable: { thread_id: threadId, checkpoint_ns: "", checkpoint_id: atReview } },
+      { review: null },
+      REQUEST_REVIEW_NODE,
+    );
+    expect((await getThreadState(threadId, saver)).next).toEqual([HUMAN_REVIEW_NODE]);
+    const out = await graph().invoke(new Command({ resume: { action: "reject", reason: "mention the refund timeline" } }), {
+      configurable: { thread_id: threadId, supportDesk: paused.desk },
+    });
+    expect(reopened.configurable?.checkpoint_id).not.toBe(atReview);
+    // The rejection was taken: write_email ran with the feedback and the review is asked again; nothing new was sent.
+    expect(out.reviewerFeedback).toBe("mention the refund timeline");
+    expect(pendingOf(out)).toHaveLength(1);
+    expect(out.review).toMatchObject({ status: "pending", deadline: expect.any(String) });
+    expect(paused.desk.emails).toHaveLength(1);
+  });
+
+  it("a fork after the decision (at send_email) does not send again", async () => {
+    const threadId = "mi-fork-send";
+    const { desk, approved } = await approvedSupport(threadId);
+    const beforeSend = (await getThreadHistory(threadId, saver)).filter((h) => h.next.includes("send_email")).at(-1)!.checkpointId;
+    const again = await collect(forkThread(threadId, beforeSend, saver, { configurable: { supportDesk: desk } }));
+    expect(again.nodes).toEqual(["send_email"]);
+    expect(desk.emails).toHaveLength(1);
+    expect(again.result.output.sent).toEqual(approved.output.sent);
+  });
+
+  it("an edit over MAX_EDIT_CHARS is refused and nothing is sent", async () => {
+    const threadId = "mi-edit-too-big";
+    const { desk, run, resume } = await pausedSupport(threadId);
+    const huge = "x".repeat(1024 * 1024);
+    await expect(resume({ resume: { action: "edit", value: huge } })).rejects.toThrow(/value: an edit is at most 100000 characters/);
+    // Past the facade (as the server passes it on): asked again, nothing sent.
+    const out = await graph().invoke(new Command({ resume: { action: "edit", value: huge } }), { configurable: { thread_id: threadId, supportDesk: desk } });
+    expect((pendingOf(out)![0].value as { error: string }).error).toMatch(/^value: an edit is at most/);
+    expect(desk.emails).toEqual([]);
+    expect(out.email).toBe(run.result.output.email);
+  });
+});
+
 /** A fan-out of one `Send` branch per item; each branch asks a human with `interrupt()`. */
 const FanState = Annotation.Root({
   items: Annotation<string[]>(),
@@ -303,23 +506,21 @@ describe("several pending interrupts in one superstep", () => {
 
   describe("through resumeThread (a workflow registered for the test)", () => {
     const NAME = "testAskEach";
-    const registry = workflows as unknown as Record<string, WorkflowDefinition<any>>;
-    beforeAll(() => {
-      registry[NAME] = defineWorkflow({
+    const registry = createRegistry([
+      defineWorkflow({
         name: NAME,
         description: "test: one interrupt per item",
         pattern: "test",
         input: z.object({ items: z.array(z.string()).min(1) }),
         builder: buildAskEach() as any,
         example: { items: ["a"] },
-      });
-    });
-    afterAll(() => {
-      delete registry[NAME];
-    });
+      }),
+    ]);
+    const resumeWorkflow = (threadId: string, s: BaseCheckpointSaver, options: ResumeOptions = {}) => resumeFacade(threadId, s, { ...options, registry });
+    const getThreadState = (threadId: string, s: BaseCheckpointSaver) => getThreadStateFacade(threadId, s, { registry });
 
     async function pausedFan(threadId: string) {
-      const run = await lastResult(streamWorkflow(NAME, { items: ["x", "y", "z"] }, { checkpointer: saver, threadId }));
+      const run = await lastResult(streamWorkflow(NAME, { items: ["x", "y", "z"] }, { checkpointer: saver, threadId, registry }));
       expect(run.interrupts).toHaveLength(3);
       expect(run.interrupts.every((i) => i.node === "ask")).toBe(true);
       const ids = run.interrupts.map((i) => i.id);
