@@ -2,7 +2,8 @@
  * The workflows served by the LangGraph dev server (`langgraphjs dev`, what
  * LangGraph Studio talks to), driven through `@langchain/langgraph-sdk`: one
  * assistant per workflow, schemas and graphs, runs (wait and stream), human
- * review through interrupt/resume, bad input, and a clean stop.
+ * review through interrupt/resume (an invalid answer asked again), bad input,
+ * and a clean stop.
  *
  * One server for the whole file, on the offline model (no OPENAI_API_KEY).
  */
@@ -197,6 +198,62 @@ describe("human review through the server", () => {
     expect(done.final).toBe(edited);
     expect(done.review).toMatchObject({ status: "edited", decidedBy: "reviewer" });
     expect((await client.threads.getState(thread.thread_id)).next).toEqual([]);
+  });
+});
+
+describe("an invalid review answer through the server", () => {
+  it("is asked again with the error (the thread stays interrupted), and a valid answer then finishes the thread", async () => {
+    const id = assistantOf("iterativeRefinement").assistant_id;
+    const thread = await client.threads.create();
+    const paused = (await client.runs.wait(thread.thread_id, id, { input: { ...exampleInput("iterativeRefinement"), humanReview: true } })) as Values;
+    const [first] = paused.__interrupt__ as Array<{ id: string; value: Values }>;
+    expect(first.value).toMatchObject({ kind: "approval", error: null });
+
+    // The answer of the issue: a rejection without a reason.
+    const again = (await client.runs.wait(thread.thread_id, id, { command: { resume: { action: "reject" } } })) as Values;
+    expect(again, withLog(JSON.stringify(again).slice(0, 500))).toHaveProperty("__interrupt__");
+    const [asked] = again.__interrupt__ as Array<{ id: string; value: Values }>;
+    expect(asked.value).toMatchObject({ kind: "approval", error: "reason: a rejection needs a reason", draft: first.value.draft });
+    expect((await client.threads.get(thread.thread_id)).status).toBe("interrupted");
+    const state = await client.threads.getState(thread.thread_id);
+    expect(state.next).toEqual(["human_review"]);
+    expect((state.values as Values).review).toMatchObject({ status: "pending", error: "reason: a rejection needs a reason" });
+
+    // A valid answer, by the id of the question asked again.
+    const done = (await client.runs.wait(thread.thread_id, id, { command: { resume: { [asked.id]: { action: "approve" } } } })) as Values;
+    expect(done, withLog(JSON.stringify(done).slice(0, 500))).not.toHaveProperty("__interrupt__");
+    expect(done.review).toMatchObject({ status: "approved", decidedBy: "reviewer", error: null });
+    expect(done.final).toBe((first.value.draft as Values).draft);
+    expect((await client.threads.getState(thread.thread_id)).next).toEqual([]);
+    expect((await client.threads.get(thread.thread_id)).status).toBe("idle");
+  });
+});
+
+describe("re-deciding an answered review through the server", () => {
+  it("re-opened with updateState as request_review, the new answer is applied and sent; a new answer at the old checkpoint replays the old decision", async () => {
+    const id = assistantOf("multiIntentSupport").assistant_id;
+    const thread = await client.threads.create();
+    const input: Values = { ...exampleInput("multiIntentSupport"), reviewBeforeSend: true };
+    await client.runs.wait(thread.thread_id, id, { input });
+    const approved = (await client.runs.wait(thread.thread_id, id, { command: { resume: { action: "approve" } } })) as Values;
+    expect(approved.sent, withLog(JSON.stringify(approved).slice(0, 500))).toMatchObject({ messageId: expect.any(String) });
+    const history = await client.threads.getHistory(thread.thread_id, { limit: 50 });
+    const checkpointId = history.find((s) => s.next.includes("human_review"))!.checkpoint.checkpoint_id!;
+
+    // Re-open the review at that checkpoint, then answer it: the edit is applied and sent (a new decision).
+    await client.threads.updateState(thread.thread_id, { values: { review: null }, asNode: "request_review", checkpointId });
+    expect((await client.threads.getState(thread.thread_id)).next).toEqual(["human_review"]);
+    const edited = "Dear Jane, a corrected reply.";
+    const done = (await client.runs.wait(thread.thread_id, id, { command: { resume: { action: "edit", value: edited } } })) as Values;
+    expect(done.review, withLog(JSON.stringify(done).slice(0, 500))).toMatchObject({ status: "edited", decidedBy: "reviewer" });
+    expect(done.email).toBe(edited);
+    expect((done.sent as Values).messageId).not.toBe((approved.sent as Values).messageId);
+
+    // A new answer given at the old checkpoint: LangGraph replays the answer stored there (the approval),
+    // and the send of that decision is not repeated (the server's one support desk issues no new id).
+    const replayed = (await client.runs.wait(thread.thread_id, id, { checkpointId, command: { resume: { action: "reject", reason: "be shorter" } } })) as Values;
+    expect(replayed.review).toMatchObject({ status: "approved", decisionId: (approved.review as Values).decisionId });
+    expect(replayed.sent).toEqual(approved.sent);
   });
 });
 
