@@ -19,7 +19,7 @@ import { isInteropZodObject } from "@langchain/core/utils/types";
 import { StateSchema } from "@langchain/langgraph";
 import { performance } from "node:perf_hooks";
 import { WORKFLOW_METADATA_KEY, WORKFLOW_SOURCE_METADATA_KEY, withCheckpointMetadata } from "./runtime/checkpointer.js";
-import { ConfigurationError, fieldIssues, InvalidInputError, parseInput } from "./runtime/errors.js";
+import { ConfigurationError, InvalidInputError, parseInput, type FieldIssue } from "./runtime/errors.js";
 import { pendingInterrupts, type PendingInterrupt } from "./runtime/interrupts.js";
 import { emptyUsage, UsageTracker, type TokenUsage } from "./runtime/usage.js";
 import { USAGE_HANDLER_KEY } from "./models/factory.js";
@@ -89,25 +89,25 @@ export function resolveWorkflow(target: WorkflowTarget, registry: WorkflowRegist
 
 /**
  * `input` validated against the workflow's input schema: its definition's zod
- * `input`, else the graph's own input schema (a zod object or a
- * `StateSchema`), else any JSON object. Defaults are applied.
+ * `input`, else the graph's own input schema (a zod object, checked whole, or
+ * a `StateSchema`, which checks the fields present), else its state schema
+ * when that is a `StateSchema`, else any JSON object. Zod defaults are applied.
  * @throws {InvalidInputError} naming each bad field.
  */
 export async function validateWorkflowInput(workflow: WorkflowDefinition<any>, input: unknown): Promise<Record<string, unknown>> {
   if (workflow.input) return parseInput(workflow.name, workflow.input, input);
-  const schema = (workflow.builder as unknown as { _inputRuntimeDefinition?: unknown })._inputRuntimeDefinition;
-  if (isInteropZodObject(schema)) return parseInput(workflow.name, schema as any, input);
+  const builder = workflow.builder as unknown as { _inputRuntimeDefinition?: unknown; _schemaRuntimeDefinition?: unknown };
+  // A graph built without an `input` option takes its state's fields (LangGraph's PartialStateSchema marker).
+  const declared = builder._inputRuntimeDefinition;
+  const schema = isInteropZodObject(declared) || StateSchema.isInstance(declared) ? declared : builder._schemaRuntimeDefinition;
+  if (isInteropZodObject(schema) && schema === declared) return parseInput(workflow.name, schema as any, input);
   if (input === null || typeof input !== "object" || Array.isArray(input)) {
     throw new InvalidInputError(workflow.name, [{ path: "(root)", message: `expected a JSON object, received ${Array.isArray(input) ? "an array" : input === null ? "null" : typeof input}` }]);
   }
   if (StateSchema.isInstance(schema)) {
-    try {
-      return (await schema.validateInput(input as never)) as Record<string, unknown>;
-    } catch (error) {
-      const issues = (error as { issues?: unknown }).issues;
-      if (Array.isArray(issues)) throw new InvalidInputError(workflow.name, fieldIssues(error as any));
-      throw error;
-    }
+    const issues = await stateSchemaIssues(schema as StateSchema<any>, input as Record<string, unknown>);
+    if (issues.length) throw new InvalidInputError(workflow.name, issues);
+    return (await (schema as StateSchema<any>).validateInput(input as never)) as Record<string, unknown>;
   }
   return input as Record<string, unknown>;
 }
@@ -139,6 +139,29 @@ function runSignal(caller: AbortSignal | undefined): AbortSignal {
   if (caller?.aborted) controller.abort(caller.reason);
   else caller?.addEventListener("abort", () => controller.abort(caller.reason), { once: true });
   return controller.signal;
+}
+
+/**
+ * Every problem of the fields present in `input`, checked with each field's
+ * Standard Schema the way `StateSchema.validateInput` picks it (a reduced
+ * value's input schema, an untracked value's schema, or the field itself).
+ * LangGraph's own check stops at the first bad field, with its issues as JSON
+ * text in the message; this one names them all as {@link FieldIssue}s.
+ */
+async function stateSchemaIssues(schema: StateSchema<any>, input: Record<string, unknown>): Promise<FieldIssue[]> {
+  const issues: FieldIssue[] = [];
+  const fields = (schema as unknown as { fields: Record<string, any> }).fields;
+  for (const [key, value] of Object.entries(input)) {
+    const field = fields[key];
+    const standard = field?.inputSchema?.["~standard"] ?? field?.schema?.["~standard"] ?? field?.["~standard"];
+    if (!standard) continue;
+    const result = await standard.validate(value);
+    for (const issue of result.issues ?? []) {
+      const path = [key, ...(issue.path ?? []).map((p: unknown) => String(typeof p === "object" && p !== null ? (p as { key: unknown }).key : p))];
+      issues.push({ path: path.join("."), message: issue.message });
+    }
+  }
+  return issues;
 }
 
 /** The output channels of a values chunk (the "values" stream mode carries the whole state). */
