@@ -5,6 +5,7 @@ import { buildPromptChain, chainFields } from "../../src/patterns/workflow/promp
 import { eventLog, forkAt, NoCheckpointAtStepError, resumeRun, stateAt } from "../../src/patterns/state/eventSourcing.js";
 import { examples } from "../../graphs/examples/resilienceAndState.js";
 import { buildTryCatch, tryCatchFields } from "../../src/patterns/resilience/tryCatch.js";
+import { buildDag, type DagNode } from "../../src/patterns/composition/dag.js";
 import { ConfigurationError, ResumeError, UnknownCheckpointError, UnknownThreadError } from "../../src/runtime/errors.js";
 
 const State = new StateSchema({ text: z.string().default(""), outline: z.string().default(""), draft: z.string().default(""), ...chainFields });
@@ -152,38 +153,40 @@ describe("resumeRun (checkpoint/resume)", () => {
   });
 
   it("a timed-out node: the log records its NodeTimeoutError, and the resumed run finishes it", async () => {
-    let slow = true;
-    const graph = buildPromptChain<State>({
-      state: State,
-      steps: [
-        { name: "makeOutline", run: (s) => ({ outline: `outline(${s.text})` }) },
-        {
-          name: "writeDraft",
-          run: async (s, config) => {
-            if (slow) {
-              await new Promise((resolve, reject) => {
-                const t = setTimeout(resolve, 10_000);
-                config.signal?.addEventListener("abort", () => (clearTimeout(t), reject(config.signal!.reason)));
-              });
-            }
-            return { draft: `draft(${s.outline})` };
-          },
-        },
-      ],
-      retryPolicy: false,
+    // Only writeDraft has a timeout, and its first attempt waits until that timeout aborts
+    // it: the NodeTimeoutError comes from writeDraft however slow the machine is. (A
+    // graph-wide 20 ms timeout also bounded makeOutline, which under load took longer:
+    // the run then failed at step 0 and there was no step 1 to read.) The thread is
+    // resumed by the same graph compiled without the timeout, on the same checkpointer
+    // (a redeploy with a longer limit), so the resumed attempt cannot time out either.
+    const saver = new MemorySaver();
+    const draftGraph = (writeDraft: DagNode<State>) =>
+      buildDag<State>({
+        state: State,
+        nodes: { makeOutline: { run: (s) => ({ outline: `outline(${s.text})` }) }, writeDraft: { ...writeDraft, dependsOn: ["makeOutline"] } },
+        retryPolicy: false,
+      }).compile({ checkpointer: saver });
+    const hanging = draftGraph({
+      run: (_s, config) =>
+        new Promise((_resolve, reject) => {
+          const t = setTimeout(() => reject(new Error("not aborted")), 10_000);
+          config.signal?.addEventListener("abort", () => (clearTimeout(t), reject(config.signal!.reason)));
+        }),
       timeoutMs: 20,
-    }).compile({ checkpointer: new MemorySaver() });
-    await expect(graph.invoke({ text: "late" }, thread("timeout"))).rejects.toThrow(/timed out|timeout/i);
-    const failedAt = await stateAt(graph, "timeout", 1);
+    });
+    const redeployed = draftGraph({ run: (s) => ({ draft: `draft(${s.outline})` }) });
+    await expect(hanging.invoke({ text: "late" }, thread("timeout"))).rejects.toMatchObject({ name: "NodeTimeoutError", node: "writeDraft", timeout: 20 });
+    const failedAt = await stateAt(hanging, "timeout", 1);
     expect(failedAt.next).toEqual(["writeDraft"]);
-    slow = false;
-    expect((await resumeRun(graph, "timeout")).draft).toBe("draft(outline(late))");
-    const log = await eventLog(graph, "timeout");
+    expect(failedAt.values).toMatchObject({ outline: "outline(late)", draft: "" });
+    expect((await resumeRun(redeployed, "timeout")).draft).toBe("draft(outline(late))");
+    const log = await eventLog(redeployed, "timeout");
+    expect(log.map((e) => e.step)).toEqual([-1, 0, 1, 2]);
     // The task's failed attempt and its resumed success are one task of the same checkpoint: both are in its event.
     expect(log.at(-1)!.writes).toEqual([
       {
         node: "writeDraft",
-        update: { draft: "draft(outline(late))", stopReason: null, stoppedAfter: null },
+        update: { draft: "draft(outline(late))" },
         error: { name: "NodeTimeoutError", message: expect.stringContaining("run timeout of 20ms") },
       },
     ]);
