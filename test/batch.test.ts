@@ -2,19 +2,22 @@
  * Batch mode: `llm-workflows run NAME --input-file rows.{csv,jsonl,json}` in process,
  * and `runBatch` / `rowToInput` directly. Offline model only.
  */
+import { END, START, StateGraph, StateSchema } from "@langchain/langgraph";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { Writable } from "node:stream";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { runBatch, type BatchRecord, type BatchProgress } from "../src/cli/batch.js";
+import { z } from "zod";
+import { errorInput, MAX_ERROR_INPUT_CHARS, runBatch, runBatchItems, type BatchItem, type BatchRecord, type BatchProgress } from "../src/cli/batch.js";
 import { rowToInput, type Row } from "../src/cli/io.js";
 import { EXIT_PARTIAL, main } from "../src/cli/main.js";
 import { Collector, cli } from "./helpers/streams.js";
 
-// Pass-through spy on runBatch, to see the options the CLI hands it.
+// Pass-through spy on runBatchItems, to see the options the CLI hands it.
 vi.mock("../src/cli/batch.js", async (importOriginal) => {
   const actual = await importOriginal<typeof import("../src/cli/batch.js")>();
-  return { ...actual, runBatch: vi.fn(actual.runBatch) };
+  return { ...actual, runBatchItems: vi.fn(actual.runBatchItems) };
 });
 
 const STACK_LINE = /^\s+at /m;
@@ -53,7 +56,7 @@ afterAll(() => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 beforeEach(() => {
-  vi.mocked(runBatch).mockClear();
+  vi.mocked(runBatchItems).mockClear();
 });
 
 let outCount = 0;
@@ -122,14 +125,13 @@ describe("run in batch mode (CLI)", () => {
     expect(readRecords(five)).toEqual(readRecords(one));
   });
 
-  // BUG (src/cli/main.ts, buildProgram lines 160-167): the root program defines --concurrency
-  // too and, without enablePositionalOptions(), claims it after the `run` subcommand, so the
-  // batch always runs with the default concurrency (8) whatever --concurrency says.
-  it("hands --concurrency to runBatch", async () => {
+  // The root program has a --concurrency of its own (the main job's); with enablePositionalOptions()
+  // the one after `run` belongs to `run`. A program without it would hand the batch the default (8).
+  it("hands --concurrency to the batch", async () => {
     const out = outPath();
     await cli("run", "supportRouting", "--input-file", csvFile, "--field", "query=text", "--out", out, "--no-progress", "--concurrency", "1");
-    expect(vi.mocked(runBatch)).toHaveBeenCalledTimes(1);
-    expect(vi.mocked(runBatch).mock.calls[0][1].concurrency).toBe(1);
+    expect(vi.mocked(runBatchItems)).toHaveBeenCalledTimes(1);
+    expect(vi.mocked(runBatchItems).mock.calls[0][1].concurrency).toBe(1);
   });
 
   it("without --out writes the JSON lines to stdout", async () => {
@@ -217,7 +219,7 @@ describe("run in batch mode (CLI)", () => {
     expect(code).toBe(1);
     expect(stderr.lines).toHaveLength(1);
     expect(stderr.lines[0]).toContain("--thread applies to one input");
-    expect(vi.mocked(runBatch)).not.toHaveBeenCalled();
+    expect(vi.mocked(runBatchItems)).not.toHaveBeenCalled();
   });
 });
 
@@ -293,7 +295,7 @@ describe("runBatch", () => {
     expect(summary.failed.every((r) => r.error !== undefined)).toBe(true);
 
     // rows finished out of order: row 2 (invalid) was done before row 1, nothing written yet
-    expect(progress[0]).toEqual({ done: 1, failed: 1, written: 0 });
+    expect(progress[0]).toMatchObject({ done: 1, failed: 1, written: 0 });
     expect(progress.map((p) => p.done)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
     expect(progress.at(-1)?.failed).toBe(9);
 
@@ -321,7 +323,8 @@ describe("runBatch", () => {
     const progress: BatchProgress[] = [];
     const summary = await runBatch(small, { workflow: "supportRouting", concurrency: 1, onProgress: (p) => progress.push({ ...p }) });
     let failedSoFar = 0;
-    const expected = small.map((_, i) => ({ done: i + 1, failed: invalid.has(i) ? ++failedSoFar : failedSoFar }));
+    // with one row at a time, each row finishes after every earlier one was written
+    const expected = small.map((_, i) => ({ done: i + 1, failed: invalid.has(i) ? ++failedSoFar : failedSoFar, written: i }));
     expect(progress).toEqual(expected);
     expect(summary.records.map((r) => r.row)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
   });
@@ -333,7 +336,7 @@ describe("runBatch", () => {
       yield { query: "The app crashes" };
     }
     const summary = await runBatch(rows(), { workflow: "supportRouting", concurrency: 2 });
-    expect(summary.records.map((r) => [r.row, r.input.query, r.error === undefined])).toEqual([
+    expect(summary.records.map((r) => [r.row, (r.input as Row).query, r.error === undefined])).toEqual([
       [1, "I was charged twice", true],
       [2, "", false],
       [3, "The app crashes", true],
@@ -348,5 +351,166 @@ describe("runBatch", () => {
     expect(unknown.succeeded).toBe(0);
     expect(unknown.failed.map((r) => r.row)).toEqual([1, 2]);
     expect(unknown.failed[0].error).toContain('unknown workflow "noSuchWorkflow"');
+  });
+});
+
+/**
+ * A one-node graph without a model: `doubled = 2n`. Rows whose `n` is in
+ * `gated` wait until `release()`; `started` lists the rows that began.
+ */
+function gatedGraph(gated: ReadonlySet<number> = new Set()) {
+  const State = new StateSchema({ n: z.number(), doubled: z.number().default(0) });
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const started: number[] = [];
+  const graph = new StateGraph(State)
+    .addNode("double", async (state) => {
+      started.push(state.n);
+      if (gated.has(state.n)) await gate;
+      return { doubled: 2 * state.n };
+    })
+    .addEdge(START, "double")
+    .addEdge("double", END)
+    .compile();
+  return { graph, release, started };
+}
+
+/** Items 1..n, counting how many were read. */
+function countedItems(n: number): { items: AsyncGenerator<BatchItem>; read: () => number } {
+  let read = 0;
+  async function* items(): AsyncGenerator<BatchItem> {
+    for (let i = 1; i <= n; i++) {
+      read++;
+      yield { input: { n: i } };
+    }
+  }
+  return { items: items(), read: () => read };
+}
+
+describe("runBatchItems: the window, back-pressure, stop and abort", () => {
+  it("reads at most `window` rows ahead of the oldest unwritten row, and writes in row order", async () => {
+    const { graph, release } = gatedGraph(new Set([1]));
+    const { items, read } = countedItems(100);
+    const out = new Collector();
+    let finished = 0;
+    const batch = runBatchItems(items, { workflow: graph, concurrency: 2, window: 8, out, onProgress: () => finished++ });
+    // Row 1 hangs; rows 2..8 finish, then the window is full and reading waits.
+    await vi.waitFor(() => expect(finished).toBe(7));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(read()).toBe(8);
+    expect(out.lines).toHaveLength(0);
+    release();
+    const summary = await batch;
+    expect(read()).toBe(100);
+    expect(summary).toMatchObject({ total: 100, succeeded: 100, failures: 0, stopped: false, dropped: 0 });
+    const records = out.lines.map((l) => JSON.parse(l) as BatchRecord);
+    expect(records.map((r) => r.row)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    expect(records.map((r) => r.output?.doubled)).toEqual(Array.from({ length: 100 }, (_, i) => 2 * (i + 1)));
+  });
+
+  it("waits for drain under back-pressure without leaving a listener per write (no MaxListenersExceededWarning)", async () => {
+    const { graph } = gatedGraph();
+    const out = new Collector(true);
+    const baseline = { error: out.listenerCount("error"), drain: out.listenerCount("drain") };
+    const seen: number[] = [];
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on("warning", onWarning);
+    try {
+      const summary = await runBatchItems(countedItems(300).items, {
+        workflow: graph,
+        concurrency: 4,
+        out,
+        keepRecords: false,
+        onRecord: () => seen.push(out.listenerCount("error") + out.listenerCount("drain")),
+      });
+      expect(summary.total).toBe(300);
+      expect(summary.records).toEqual([]);
+    } finally {
+      process.off("warning", onWarning);
+    }
+    expect(out.lines).toHaveLength(300);
+    expect(Math.max(...seen)).toBeLessThanOrEqual(baseline.error + baseline.drain + 1);
+    expect({ error: out.listenerCount("error"), drain: out.listenerCount("drain") }).toEqual(baseline);
+    expect(warnings.filter((w) => w.name === "MaxListenersExceededWarning")).toEqual([]);
+  });
+
+  it("`stop`: takes no new row, finishes and writes the rows already taken", async () => {
+    const { graph, release, started } = gatedGraph(new Set([1, 2, 3]));
+    const { items, read } = countedItems(50);
+    const stop = new AbortController();
+    const out = new Collector();
+    const batch = runBatchItems(items, { workflow: graph, concurrency: 3, window: 6, out, stop: stop.signal });
+    await vi.waitFor(() => expect(started).toEqual(expect.arrayContaining([1, 2, 3])));
+    stop.abort();
+    release();
+    const summary = await batch;
+    expect(summary.stopped).toBe(true);
+    expect(summary.dropped).toBe(0);
+    expect(read()).toBeLessThanOrEqual(6);
+    expect(summary.total).toBe(read());
+    expect(out.lines.map((l) => (JSON.parse(l) as BatchRecord).row)).toEqual(Array.from({ length: read() }, (_, i) => i + 1));
+  });
+
+  it("`signal`: rows in flight are dropped, and no row after the first dropped one is written", async () => {
+    const { graph, started } = gatedGraph(new Set([3]));
+    const { items } = countedItems(50);
+    const abort = new AbortController();
+    const out = new Collector();
+    const batch = runBatchItems(items, { workflow: graph, concurrency: 2, window: 6, out, signal: abort.signal });
+    // Rows 1 and 2 are written; row 3 hangs (until aborted), rows 4..6 finish behind it.
+    await vi.waitFor(() => expect(out.lines).toHaveLength(2));
+    await vi.waitFor(() => expect(started).toEqual(expect.arrayContaining([3, 4, 5, 6])));
+    abort.abort();
+    const summary = await batch;
+    expect(summary).toMatchObject({ stopped: true, total: 2, succeeded: 2 });
+    expect(summary.dropped).toBeGreaterThanOrEqual(4);
+    expect(out.lines.map((l) => (JSON.parse(l) as BatchRecord).row)).toEqual([1, 2]);
+  });
+
+  it("an error of the output stream stops the batch and is thrown once the rows in flight are done", async () => {
+    const { graph } = gatedGraph();
+    let writes = 0;
+    const out = new Writable({
+      write(_chunk, _encoding, callback) {
+        callback(++writes === 3 ? new Error("disk full") : null);
+      },
+    });
+    const { items, read } = countedItems(1000);
+    await expect(runBatchItems(items, { workflow: graph, concurrency: 2, out })).rejects.toThrow("disk full");
+    expect(read()).toBeLessThan(1000);
+  });
+
+  it("records a row that could not be read without running it, with its line and its text cut to about 1 KB", async () => {
+    const { graph, started } = gatedGraph();
+    const long = `{"n": ${"9".repeat(5000)}`;
+    const summary = await runBatchItems(
+      [{ input: { n: 1 } }, { invalid: "invalid JSON (Unexpected end)", raw: long, line: 7 }, { input: { n: "x" } }, { input: { n: 4 } }],
+      { workflow: graph },
+    );
+    expect(started.sort()).toEqual([1, 4]);
+    expect(summary.records.map((r) => [r.row, r.error === undefined])).toEqual([
+      [1, true],
+      [2, false],
+      [3, false],
+      [4, true],
+    ]);
+    const unreadable = summary.records[1];
+    expect(unreadable).toMatchObject({ row: 2, line: 7, error: "invalid JSON (Unexpected end)", inputBytes: long.length });
+    expect(unreadable.input).toBe(`${long.slice(0, MAX_ERROR_INPUT_CHARS)}…`);
+    expect(summary.records[2].input).toEqual({ n: "x" });
+    expect(summary.records[2].error).toMatch(/\bn\b/);
+  });
+
+  it("errorInput keeps a small input whole and cuts a large one (never inside a surrogate pair)", () => {
+    expect(errorInput({ query: "short" })).toEqual({ input: { query: "short" } });
+    const big = { query: "x".repeat(1_000_000) };
+    const cut = errorInput(big);
+    expect(typeof cut.input).toBe("string");
+    expect((cut.input as string).length).toBe(MAX_ERROR_INPUT_CHARS + 1);
+    expect(cut.input as string).toMatch(/^\{"query":"x+…$/);
+    expect(cut.inputBytes).toBe(Buffer.byteLength(JSON.stringify(big)));
+    const emoji = errorInput(`${"a".repeat(MAX_ERROR_INPUT_CHARS - 1)}😀😀`);
+    expect(emoji.input).toBe(`${"a".repeat(MAX_ERROR_INPUT_CHARS - 1)}…`);
   });
 });

@@ -1,21 +1,21 @@
 /**
  * Reading workflow inputs from files: JSON (one object, or an array of rows),
- * JSON Lines (one row per line) and CSV with a header row (parsed by
- * `csv-parse`). Rows are turned into inputs by {@link rowToInput}.
+ * JSON Lines (one row per line) and CSV/TSV with a header row. Batch mode
+ * streams the rows (`batchInput.ts`); a `.json` file holding one object is
+ * read whole ({@link readJsonFile}). Rows are turned into inputs by
+ * {@link rowToInput}.
  *
  * @module
  */
-import { parse } from "csv-parse";
-import { accessSync, constants, createReadStream, readFileSync } from "node:fs";
-import { createInterface } from "node:readline";
+import { readFileSync } from "node:fs";
 import { extname } from "node:path";
 import { DataFileError } from "../runtime/errors.js";
 
 /** One row of a data file: column name -> value. */
 export type Row = Record<string, unknown>;
 
-/** The kinds of input file the CLI reads. */
-export type InputFileKind = "json" | "jsonl" | "csv";
+/** The kinds of input file the CLI reads (`tsv`: CSV with a tab delimiter). */
+export type InputFileKind = "json" | "jsonl" | "csv" | "tsv";
 
 /**
  * The kind of `file`, from its extension.
@@ -26,7 +26,8 @@ export function inputFileKind(file: string): InputFileKind {
   if (ext === ".json") return "json";
   if (ext === ".jsonl" || ext === ".ndjson") return "jsonl";
   if (ext === ".csv") return "csv";
-  throw new DataFileError(file, `unsupported extension "${ext}"; expected .json, .jsonl or .csv`);
+  if (ext === ".tsv" || ext === ".tab") return "tsv";
+  throw new DataFileError(file, `unsupported extension "${ext}"; expected .json, .jsonl, .ndjson, .csv or .tsv`);
 }
 
 /** Parses JSON text, naming the file and position on failure. */
@@ -59,45 +60,7 @@ export function readJsonFile(file: string): { single: Row } | { rows: Row[] } {
   return { single: value as Row };
 }
 
-async function* jsonlRows(file: string): AsyncGenerator<Row> {
-  const lines = createInterface({ input: createReadStream(file, "utf8"), crlfDelay: Infinity });
-  let n = 0;
-  for await (const line of lines) {
-    n++;
-    if (!line.trim()) continue;
-    const value = parseJson(line, `${file}:${n}`);
-    if (value === null || typeof value !== "object" || Array.isArray(value)) throw new DataFileError(`${file}:${n}`, "expected a JSON object");
-    yield value as Row;
-  }
-}
-
-async function* csvRows(file: string): AsyncGenerator<Row> {
-  const parser = createReadStream(file).pipe(parse({ columns: true, skip_empty_lines: true, bom: true, trim: false }));
-  try {
-    for await (const record of parser) yield record as Row;
-  } catch (error) {
-    throw new DataFileError(file, (error as Error).message, { cause: error });
-  }
-}
-
-/**
- * The rows of a JSONL or CSV file (streamed), or of a JSON array.
- * @throws {DataFileError} when the file cannot be opened or a row cannot be parsed.
- */
-export async function* readRows(file: string): AsyncGenerator<Row> {
-  const kind = inputFileKind(file);
-  if (kind === "json") {
-    const read = readJsonFile(file);
-    yield* "rows" in read ? read.rows : [read.single];
-    return;
-  }
-  try {
-    accessSync(file, constants.R_OK);
-  } catch (error) {
-    throw new DataFileError(file, (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message);
-  }
-  yield* kind === "jsonl" ? jsonlRows(file) : csvRows(file);
-}
+export { readRows } from "./batchInput.js";
 
 /**
  * Parses `--field input=column` mappings.
