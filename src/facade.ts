@@ -23,17 +23,17 @@ import { ConfigurationError, InvalidInputError, parseInput, type FieldIssue } fr
 import { pendingInterrupts, type PendingInterrupt } from "./runtime/interrupts.js";
 import { emptyUsage, UsageTracker, type TokenUsage } from "./runtime/usage.js";
 import { USAGE_HANDLER_KEY } from "./models/factory.js";
-import type { Budget } from "./runtime/cost.js";
+import { pricesFrom, type Budget } from "./runtime/cost.js";
 import { redactSecrets } from "./runtime/redact.js";
 import { defaultRegistry, type WorkflowRegistry } from "./registry.js";
-import { isCompiledGraph, isStateGraph, workflowFromGraph, type CompiledGraph, type WorkflowDefinition } from "./workflow.js";
+import { isCompiledGraph, isStateGraph, workflowFromGraph, type CompiledGraph, type UncompiledGraph, type WorkflowDefinition } from "./workflow.js";
 
 /**
  * What the facade runs: a workflow name (looked up in `RunOptions.registry`,
  * else in `defaultRegistry`), a {@link WorkflowDefinition}, or a LangGraph
  * `StateGraph`, compiled or not.
  */
-export type WorkflowTarget = string | WorkflowDefinition<any> | CompiledGraph | import("./patterns/core/graph.js").BuiltGraph;
+export type WorkflowTarget = string | WorkflowDefinition<any> | CompiledGraph | UncompiledGraph;
 
 /** When checkpoints are written (LangGraph's `durability`): at exit only, in the background, or before each next step. */
 export type Durability = "exit" | "async" | "sync";
@@ -128,10 +128,12 @@ export type WorkflowEvent =
     };
 
 /**
- * The run's own abort signal, following the caller's. LangGraph adds one abort
- * listener per parallel task to the run's signal, so a fan-out over more than
- * ten items would make Node warn of a listener leak that is not one: the limit
- * is lifted on this signal only, never on the caller's or the process's.
+ * The run's own abort signal, following the caller's. LangGraph adds an abort
+ * listener to the run's signal per superstep, so a long run would make Node
+ * warn of a listener leak that is not one: the limit is lifted on this signal
+ * only, never on the caller's or the process's. (The per-task listeners of a
+ * large fan-out go on a signal LangGraph makes for each superstep, which no
+ * option reaches: langgraphjs issue #1494.)
  */
 function runSignal(caller: AbortSignal | undefined): AbortSignal {
   const controller = new AbortController();
@@ -212,6 +214,8 @@ export async function* executeGraph(
   }
   const tracker = new UsageTracker({
     budget: options.budget,
+    // The run's price table: configurable.prices over the defaults (nothing process-wide).
+    prices: pricesFrom(options.configurable),
     callLog: options.callLog ?? (process.env.LLM_WORKFLOWS_CALL_LOG || undefined),
     secrets: [options.configurable?.apiKey as string | undefined, process.env.OPENAI_API_KEY].filter((s): s is string => !!s),
   });

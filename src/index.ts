@@ -34,6 +34,7 @@ export {
   type WorkflowDefinition,
   type WorkflowSpec,
   type CompiledGraph,
+  type UncompiledGraph,
 } from "./workflow.js";
 export * from "./runtime/errors.js";
 export { openCheckpointer, DEFAULT_THREADS_FILE, type OpenCheckpointer } from "./runtime/checkpointer.js";

@@ -8,11 +8,22 @@
  */
 import { StateSchema, type CompiledStateGraph } from "@langchain/langgraph";
 import { z } from "zod";
-import type { BuiltGraph } from "./patterns/core/graph.js";
 import { GraphDefinitionError } from "./runtime/errors.js";
 
 /** A compiled LangGraph `StateGraph` (what `StateGraph.compile()` returns). */
 export type CompiledGraph = CompiledStateGraph<any, any, any, any, any, any>;
+
+/**
+ * An uncompiled `StateGraph` of any state, described by what the facade uses
+ * (structurally, so that graphs of every supported LangGraph version and
+ * every state type fit; a `StateGraph<S>` with strict node types is not
+ * assignable to `StateGraph<any>`).
+ */
+export interface UncompiledGraph {
+  compile(options?: any): any;
+  readonly nodes: Record<string, unknown>;
+  readonly channels: Record<string, unknown>;
+}
 
 /** Pattern name of a workflow that does not say which pattern it shows. */
 export const CUSTOM_PATTERN = "custom";
@@ -33,7 +44,7 @@ export interface WorkflowDefinition<In extends z.ZodObject = z.ZodObject> {
    */
   input?: In;
   /** The uncompiled graph: the facade compiles it again with a checkpointer when a run needs one. */
-  builder: BuiltGraph;
+  builder: UncompiledGraph;
   /** The graph compiled without a checkpointer: what `langgraph.json` loads. */
   graph: CompiledGraph;
   /** A small valid input, used by `llm-workflows run NAME` without `--input` and by the tests. */
@@ -50,7 +61,7 @@ export interface WorkflowDefinition<In extends z.ZodObject = z.ZodObject> {
 export type WorkflowSpec<In extends z.ZodObject> = Omit<WorkflowDefinition<In>, "graph" | "builder" | "description" | "pattern"> & {
   description?: string;
   pattern?: string;
-} & ({ builder: BuiltGraph; graph?: never } | { graph: CompiledGraph; builder?: never });
+} & ({ builder: UncompiledGraph; graph?: never } | { graph: CompiledGraph; builder?: never });
 
 /**
  * Declares a workflow. Given a `builder`, compiles it (named after the
@@ -73,7 +84,7 @@ export function defineWorkflow<In extends z.ZodObject>(spec: WorkflowSpec<In>): 
   const description = spec.description ?? "";
   if (spec.graph) {
     if (!isCompiledGraph(spec.graph)) throw new GraphDefinitionError("defineWorkflow", "graph: expected a compiled StateGraph (call .compile())");
-    return { ...spec, description, pattern: spec.pattern ?? CUSTOM_PATTERN, builder: spec.graph.builder as BuiltGraph, graph: spec.graph };
+    return { ...spec, description, pattern: spec.pattern ?? CUSTOM_PATTERN, builder: spec.graph.builder as unknown as UncompiledGraph, graph: spec.graph };
   }
   const graph = spec.builder.compile({ name: spec.name, description } as any) as CompiledGraph;
   return { ...spec, description, pattern: spec.pattern ?? CUSTOM_PATTERN, builder: spec.builder, graph };
@@ -87,7 +98,7 @@ export function isCompiledGraph(value: unknown): value is CompiledGraph {
 }
 
 /** Whether `value` is an uncompiled LangGraph `StateGraph`. */
-export function isStateGraph(value: unknown): value is BuiltGraph {
+export function isStateGraph(value: unknown): value is UncompiledGraph {
   if (value === null || typeof value !== "object") return false;
   const v = value as Record<string, unknown>;
   return typeof v.compile === "function" && typeof v.addNode === "function" && v.channels !== undefined;

@@ -9,6 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { lastResult, runWorkflow } from "../src/facade.js";
+// The ready workflows, registered in the default registry that runs by name use.
+import "../graphs/index.js";
 import { openCheckpointer, WORKFLOW_METADATA_KEY } from "../src/runtime/checkpointer.js";
 import { InvalidInputError, ResumeError, UnknownCheckpointError, UnknownThreadError } from "../src/runtime/errors.js";
 import { forkThread, getThreadHistory, getThreadState, listThreads, resumeWorkflow } from "../src/threads.js";

@@ -1,4 +1,2 @@
-import { setMaxListeners } from "node:events";
-
-// LangGraph adds an abort listener per parallel task; fan-outs in the tests exceed Node's default of 10.
-setMaxListeners(0);
+// Nothing process-wide: the library must run without a raised listener limit (see test/hostProcess.test.ts).
+export {};

@@ -8,6 +8,7 @@
  * @module
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { setMaxListeners } from "node:events";
 import { performance } from "node:perf_hooks";
 import { streamWorkflow, type RunOptions, type WorkflowEvent } from "../facade.js";
 import { forkThread, getThreadHistory, getThreadState, listThreads, recordedWorkflow, resumeThread } from "../threads.js";
@@ -434,5 +435,9 @@ export async function main(argv: string[], stdout: NodeJS.WritableStream = proce
 
 const invokedDirectly = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
 if (invokedDirectly || process.env.LLM_WORKFLOWS_CLI === "1") {
+  // The CLI's own process: LangGraph gives every task of a superstep one shared
+  // abort signal with a listener per call (langgraphjs #1494), so a fan-out of
+  // more than ten tasks would print a leak warning that is not one.
+  setMaxListeners(0);
   process.exitCode = await main(process.argv.slice(2));
 }

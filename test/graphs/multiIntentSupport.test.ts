@@ -61,7 +61,7 @@ describe("multiIntentSupport graph", () => {
       }
     }
     const desk = new FlakyDesk();
-    const out = await runWorkflow("multiIntentSupport", definition.example, {
+    const out = await runWorkflow(definition, definition.example, {
       checkpointer: new MemorySaver(),
       threadId: "retry-1",
       configurable: { supportDesk: desk },
@@ -73,6 +73,6 @@ describe("multiIntentSupport graph", () => {
   });
 
   it("rejects an empty message naming the field", async () => {
-    await expect(runWorkflow("multiIntentSupport", { message: "" })).rejects.toThrow(/message/);
+    await expect(runWorkflow(definition, { message: "" })).rejects.toThrow(/message/);
   });
 });
