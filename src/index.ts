@@ -70,7 +70,22 @@ export {
   type MapReduceState,
 } from "./patterns/composition/mapReduce.js";
 export { Workflow, workflowStateFields, type Step, type WorkflowOptions } from "./patterns/composition/sequentialWorkflow.js";
-export { addApprovalStep, approvalFields, ReviewDecision, parseReviewDecision, type ApprovalRequest } from "./patterns/state/approval.js";
+export {
+  addApprovalStep,
+  approvalFields,
+  ReviewDecision,
+  Review,
+  parseReviewDecision,
+  reviewDecisionError,
+  isApprovalRequest,
+  pendingReview,
+  onceForDecision,
+  MAX_EDIT_CHARS,
+  REQUEST_REVIEW_NODE,
+  HUMAN_REVIEW_NODE,
+  type ApprovalRequest,
+  type ApprovalOptions,
+} from "./patterns/state/approval.js";
 export {
   listThreads,
   getThreadState,
