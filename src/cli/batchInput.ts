@@ -19,6 +19,7 @@ import { createReadStream, statSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { Readable } from "node:stream";
+import { verifyFile } from "stream-json/file/verifier.js";
 import { streamArray } from "stream-json/streamers/stream-array.js";
 import { DataFileError } from "../runtime/errors.js";
 import { inputFileKind, type InputFileKind, type Row } from "./io.js";
@@ -246,13 +247,11 @@ async function* csvRows(file: string, stats: InputStats, delimiter: string, head
 }
 
 async function* jsonArrayRows(file: string, stats: InputStats): AsyncGenerator<InputRow> {
-  const elements = streamArray.withParser() as unknown as (chunk: unknown) => AsyncIterable<{ key: number; value: unknown }>;
   let row = 0;
   const item = (value: unknown): InputRow =>
-    isObject(value)
-      ? { row, values: value }
-      : { row, invalid: `expected a JSON object, got ${describe(value)}`, raw: value };
+    isObject(value) ? { row, values: value } : { row, invalid: `expected a JSON object, got ${describe(value)}`, raw: value };
   try {
+    const elements = arrayElements();
     for await (const text of decodedText(file, stats)) {
       for await (const { value } of elements(text)) {
         row++;
@@ -265,14 +264,37 @@ async function* jsonArrayRows(file: string, stats: InputStats): AsyncGenerator<I
     }
   } catch (error) {
     if (error instanceof DataFileError) throw error;
+    // stream-json drops the elements it completed in the chunk where it met the error. The
+    // verifier finds where the error is; a second parse up to there yields those elements.
+    const at = await verifyFile(file).then(
+      () => undefined,
+      (found: { offset?: number; line?: number; pos?: number }) => found,
+    );
+    if (typeof at?.offset === "number") {
+      const elements = arrayElements();
+      let fed = 0;
+      let index = 0;
+      for await (const text of decodedText(file, { ...stats })) {
+        const piece = text.slice(0, at.offset - fed);
+        fed += piece.length;
+        for await (const { value } of elements(piece)) {
+          if (++index <= row) continue;
+          row++;
+          yield item(value);
+        }
+        if (fed >= at.offset) break;
+      }
+    }
     // Past a syntax error a JSON array cannot be read on: one record says where it stopped.
     row++;
-    yield {
-      row,
-      invalid: `invalid JSON after row ${row - 1} (${(error as Error).message}); the rest of the file cannot be read`,
-      raw: "",
-    };
+    const where = at?.line !== undefined ? ` at line ${at.line}, column ${at.pos}` : "";
+    yield { row, invalid: `invalid JSON${where} (${(error as Error).message}); the rest of the file cannot be read`, raw: "" };
   }
+}
+
+/** stream-json's parser and array streamer, as a function of text chunks (and {@link END_OF_INPUT}). */
+function arrayElements(): (chunk: unknown) => AsyncIterable<{ key: number; value: unknown }> {
+  return streamArray.withParser() as unknown as (chunk: unknown) => AsyncIterable<{ key: number; value: unknown }>;
 }
 
 /**
