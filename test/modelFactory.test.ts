@@ -7,6 +7,8 @@ import { OfflineChatModel } from "../src/models/offline/model.js";
 import { invokeStructured } from "../src/models/structured.js";
 import { ConfigurationError, StructuredOutputError } from "../src/runtime/errors.js";
 import { runWorkflow } from "../src/facade.js";
+import "../graphs/index.js"; // registers the ready workflows by name
+import type { Logger, LogFields } from "../src/runtime/logger.js";
 import { startOpenAIServer, type Answer, type ChatRequest, type OpenAIServer } from "./helpers/openaiServer.js";
 
 describe("resolveModelSettings", () => {
@@ -53,6 +55,33 @@ describe("getChatModel", () => {
     const a = getChatModel("default");
     expect(a).toBeInstanceOf(OfflineChatModel);
     expect(getChatModel("default")).toBe(a);
+  });
+
+  it("tells the run's logger once that the offline model stands in, and writes nothing to stderr itself", async () => {
+    const notices: Array<[string, LogFields | undefined]> = [];
+    const logger: Logger = { warn: (message, fields) => void notices.push([message, fields]) };
+    const writes: string[] = [];
+    const write = process.stderr.write;
+    process.stderr.write = ((chunk: string | Uint8Array) => (writes.push(String(chunk)), true)) as typeof process.stderr.write;
+    try {
+      new OfflineChatModel();
+      await runWorkflow("supportRouting", { query: "I was charged twice" }, { configurable: { logger } });
+      await runWorkflow("supportRouting", { query: "The app crashes" }, { configurable: { logger } });
+      await runWorkflow("supportRouting", { query: "The app crashes" }); // no logger: nobody is told
+    } finally {
+      process.stderr.write = write;
+    }
+    expect(writes.join("")).not.toMatch(/offline model/);
+    expect(notices).toHaveLength(1);
+    expect(notices[0][0]).toMatch(/embedded offline model/);
+    expect(notices[0][1]).toEqual({ code: "OFFLINE_MODEL" });
+    const other: Logger = { warn: (message) => void notices.push([message, undefined]) };
+    getChatModel("default", { configurable: { logger: other } });
+    expect(notices).toHaveLength(2); // once per logger
+  });
+
+  it("refuses a logger without warn, naming the key", () => {
+    expect(() => getChatModel("default", { configurable: { logger: "console" } })).toThrow(/configurable\.logger/);
   });
 
   it("returns ChatOpenAI configured for the server and role", () => {

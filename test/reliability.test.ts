@@ -11,14 +11,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
 import { runWorkflow, streamWorkflow } from "../src/facade.js";
+import "../graphs/index.js"; // registers the ready workflows by name
 import { getChatModel } from "../src/models/factory.js";
 import { invokeStructured } from "../src/models/structured.js";
-import { backoffMs, retryAfterMs } from "../src/models/transport.js";
-import { BudgetExceededError, costOf, priceOf } from "../src/runtime/cost.js";
+import { backoffMs } from "../src/models/transport.js";
+import { FanOutFailedError } from "../src/patterns/core/fanOut.js";
+import { BudgetExceededError, costOf, priceOf, pricesFrom } from "../src/runtime/cost.js";
 import { openCheckpointer } from "../src/runtime/checkpointer.js";
-import { StructuredOutputError } from "../src/runtime/errors.js";
-import { ModelRateLimiter } from "../src/runtime/rateLimit.js";
+import { ConfigurationError, StructuredOutputError } from "../src/runtime/errors.js";
 import { redactSecrets } from "../src/runtime/redact.js";
+import { retryAfterMs } from "../src/runtime/retry.js";
 import { startFaultServer, type FaultServer, type FaultServerOptions } from "./helpers/faultServer.js";
 
 const SECRET = "sk-test-SECRETKEY-0123456789";
@@ -31,6 +33,12 @@ async function server(options: FaultServerOptions = {}) {
 afterEach(async () => {
   while (servers.length) await servers.pop()!.close();
 });
+
+async function lastResultOf(events: AsyncIterable<any>): Promise<any> {
+  let result: any;
+  for await (const e of events) if (e.type === "result") result = e;
+  return result;
+}
 
 /** Run config for a server: a model name per test keeps rate limiters apart. */
 const cfg = (s: FaultServer, extra: Record<string, unknown> = {}) => ({
@@ -140,22 +148,7 @@ describe("rate limits", () => {
     expect(s.stats.rateLimited).toBeGreaterThan(0);
   }, 120_000);
 
-  it("halves the concurrency on a 429 and grows it back after successes", () => {
-    const limiter = new ModelRateLimiter("test", { maxConcurrency: 8 });
-    expect(limiter.concurrency).toBe(8);
-    limiter.onRateLimited();
-    expect(limiter.concurrency).toBe(4);
-    limiter.onRateLimited();
-    limiter.onRateLimited();
-    limiter.onRateLimited();
-    expect(limiter.concurrency).toBe(1);
-    limiter.onSuccess();
-    expect(limiter.concurrency).toBe(2);
-    for (let i = 0; i < 2; i++) limiter.onSuccess();
-    expect(limiter.concurrency).toBe(3);
-    for (let i = 0; i < 100; i++) limiter.onSuccess();
-    expect(limiter.concurrency).toBe(8);
-  });
+  // The adaptive concurrency and the limits learnt from headers: test/transport.test.ts.
 });
 
 describe("cost and budgets", () => {
@@ -163,6 +156,17 @@ describe("cost and budgets", () => {
     expect(costOf("gpt-4o-mini", 1_000_000, 1_000_000)).toBeCloseTo(0.75);
     expect(priceOf("gpt-4o-mini-2024-07-18")).toEqual(priceOf("gpt-4o-mini"));
     expect(costOf("unknown-model", 1000, 1000)).toBe(0);
+  });
+
+  it("takes a run's prices from configurable.prices, for that run only, and names a bad entry", async () => {
+    const s = await server();
+    const model = "house-model";
+    const priced = await lastResultOf(streamWorkflow("supportRouting", { query: "I was charged twice" }, cfg(s, { model, prices: { [model]: { input: 1_000_000, output: 0 } } })));
+    expect(priced.usage.usd).toBeCloseTo(priced.usage.inputTokens, 6); // USD 1 per input token
+    const unpriced = await lastResultOf(streamWorkflow("supportRouting", { query: "I was charged twice" }, cfg(s, { model })));
+    expect(unpriced.usage.usd).toBe(0); // the other run's prices did not stay behind
+    expect(() => pricesFrom({ prices: { [model]: { input: "cheap" } } })).toThrow(ConfigurationError);
+    expect(() => pricesFrom({ prices: { [model]: { input: "cheap" } } })).toThrow(/configurable\.prices\.house-model/);
   });
 
   it("accounts tokens and USD per node and per run from the provider's usage", async () => {
@@ -182,6 +186,26 @@ describe("cost and budgets", () => {
     expect(error).toBeInstanceOf(BudgetExceededError);
     expect(error.message).toMatch(/budget of 100 tokens/);
     expect(s.stats.requests).toBe(1); // the second call, which would exceed it, was never sent
+  });
+});
+
+describe("every request is a call", () => {
+  it("counts a call whose answer failed to parse, with the tokens the provider reported, and logs the model that answered", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "llmw-calls-"));
+    const log = join(dir, "calls.jsonl");
+    const s = await server({ sequence: ["invalid_json", null, null] });
+    const result = await lastResultOf(streamWorkflow("supportRouting", { query: "I was charged twice" }, { ...cfg(s), callLog: log }));
+    const lines = readFileSync(log, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    expect(s.stats.requests).toBe(3); // the bad answer, its repair, the handler
+    expect(lines).toHaveLength(3);
+    expect(result.usage.calls).toBe(3);
+    expect(result.usage.inputTokens + result.usage.outputTokens).toBe(s.stats.tokens);
+    expect(lines[0].error).toMatch(/JSON/);
+    expect(lines[0].inputTokens).toBeGreaterThan(0);
+    const offline = join(dir, "offline.jsonl");
+    await runWorkflow("supportRouting", { query: "I was charged twice" }, { model: "offline", callLog: offline });
+    const offlineLines = readFileSync(offline, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    expect(offlineLines.map((l) => l.model)).toEqual(["offline", "offline"]);
   });
 });
 
@@ -248,21 +272,28 @@ describe("fan-outs under faults", () => {
     expect(out.results.filter((r: { label: string | null }) => r.label !== null)).toHaveLength(20 - out.failures.length);
   });
 
-  it("keeps the finished items of a failed fan-out in the checkpoint; a resume re-runs only the failed ones", async () => {
-    // One item at a time, so that the failure of the third leaves two finished and one not started.
-    const s = await server({ sequence: [null, null, "bad_request_400", null, null] });
-    const checkpointer = new MemorySaver();
+  it("without minSuccesses, an item that still fails names the item and the reason, and the other items' results are kept on the error", async () => {
+    // One item at a time: the third fails with a 400 (not retried), the fourth still runs.
+    const s = await server({ sequence: [null, null, "bad_request_400", null] });
     const items = ["alpha is down", "bravo is down", "charlie is down", "delta is down"];
-    const config = cfg(s, { maxRetries: 0 });
-    await expect(runWorkflow("bulkClassification", { items, maxConcurrency: 1 }, { ...config, checkpointer, threadId: "fanout" })).rejects.toThrow();
-    const asked = (from: number) => s.requests.slice(from).map((r) => items.find((i) => JSON.stringify(r.body.messages).includes(i)));
-    expect(asked(0)).toEqual(["alpha is down", "bravo is down", "charlie is down"]);
-    const before = s.requests.length;
-    const { resumeWorkflow } = await import("../src/threads.js");
-    const result = await resumeWorkflow("fanout", checkpointer, config);
-    expect((result.output.results as Array<{ item: string }>).map((r) => r.item)).toEqual(items);
-    // Only the failed item and the one never started are asked again; the finished ones are not.
-    expect(asked(before).sort()).toEqual(["charlie is down", "delta is down"]);
+    const error = await runWorkflow("bulkClassification", { items, maxConcurrency: 1 }, cfg(s)).catch((e) => e);
+    expect(error).toBeInstanceOf(FanOutFailedError);
+    expect(error.message).toMatch(/1 of 4 items failed/);
+    expect(error.message).toContain('#2 "charlie is down": ProviderRequestError');
+    expect(error.message).toMatch(/400 Invalid request/);
+    expect(error.message).toMatch(/minSuccesses/);
+    expect(error.failures).toEqual([expect.objectContaining({ index: 2, item: "charlie is down" })]);
+    expect(error.partial.map((r: { item: string } | undefined) => r?.item)).toEqual(["alpha is down", "bravo is down", undefined, "delta is down"]);
+    expect(s.stats.requests).toBe(4);
+  });
+
+  it("cuts a long item to 200 characters in the error", async () => {
+    const s = await server({ faults: { bad_request_400: 1 } });
+    const long = `the server is down ${"x".repeat(1_000)}`;
+    const error = await runWorkflow("bulkClassification", { items: [long] }, cfg(s)).catch((e) => e);
+    expect(error).toBeInstanceOf(FanOutFailedError);
+    expect(error.failures[0].item).toHaveLength(200);
+    expect(error.message).not.toContain("x".repeat(300));
   });
 });
 

@@ -13,14 +13,19 @@
  * @module
  */
 import { BaseCallbackHandler } from "@langchain/core/callbacks/base";
+import type { CallbackManagerForLLMRun } from "@langchain/core/callbacks/manager";
 import { BaseChatModel } from "@langchain/core/language_models/chat_models";
+import type { BaseMessage } from "@langchain/core/messages";
+import type { ChatGenerationChunk, ChatResult } from "@langchain/core/outputs";
 import type { RunnableConfig } from "@langchain/core/runnables";
-import { ChatOpenAI } from "@langchain/openai";
-import { ConfigurationError } from "../runtime/errors.js";
+import { ChatOpenAI, type ChatOpenAICallOptions } from "@langchain/openai";
+import { ConfigurationError, ProviderRequestError } from "../runtime/errors.js";
+import { loggerFrom, warnOnce } from "../runtime/logger.js";
+import { attachRequestRecord, UsageTracker } from "../runtime/usage.js";
 import { resolveModelSettings, type ModelRole, type ModelSettings } from "./configuration.js";
 import { OfflineChatModel } from "./offline/model.js";
 import { FallbackChatModel } from "./fallback.js";
-import { DEFAULT_BASE_DELAY_MS, DEFAULT_MAX_DELAY_MS, resilientFetch } from "./transport.js";
+import { DEFAULT_BASE_DELAY_MS, DEFAULT_MAX_DELAY_MS, newRequestRecord, resilientFetch, withRequestRecord, type RequestRecord } from "./transport.js";
 import { limiterFor, type ModelRateLimiter } from "../runtime/rateLimit.js";
 
 const cache = new Map<string, BaseChatModel>();
@@ -38,6 +43,92 @@ export const USAGE_HANDLER_KEY = "__llmWorkflowsUsage";
 const views = new WeakMap<BaseChatModel, WeakMap<BaseCallbackHandler, BaseChatModel>>();
 
 /**
+ * Stops a model call that would take its run over budget, before anything is
+ * sent: asks each usage tracker among the call's callback handlers (the run's,
+ * see {@link USAGE_HANDLER_KEY}). Called at the start of the model's own
+ * generation, after LangChain reported the call's start to the tracker, and
+ * not from inside a callback, so that the error reaches the run once and
+ * LangChain does not log it ("Error in handler ...").
+ * @throws {BudgetExceededError}
+ */
+function checkBudget(runManager: CallbackManagerForLLMRun | undefined): void {
+  for (const handler of runManager?.handlers ?? []) if (handler instanceof UsageTracker) handler.checkBudget(runManager!.runId);
+}
+
+/** Whether `error` says the provider's answer could not be parsed or validated (it came after a successful request). */
+function isAnswerError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  return error instanceof SyntaxError || error.name === "OutputParserException" || Array.isArray((error as { issues?: unknown }).issues);
+}
+
+/**
+ * The error a failed model call of {@link ProviderChatModel} ends with: the
+ * transport's {@link ProviderRequestError} when it gave up (the OpenAI client
+ * wraps what `fetch` throws), an HTTP error the transport did not retry (a
+ * 400, a 401, ...) as a {@link ProviderRequestError} naming the URL, and
+ * anything else (an answer that does not parse, an abort) as it is.
+ */
+function callError(error: unknown, record: RequestRecord): unknown {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 6; e = e.cause, depth++) {
+    if (e instanceof ProviderRequestError) return e;
+  }
+  const status = (error as { status?: unknown })?.status;
+  if (record.requests > 0 && typeof status === "number" && !isAnswerError(error)) {
+    return new ProviderRequestError(record.url ?? "the provider", record.requests, (error as Error).message, { status, cause: error });
+  }
+  return error;
+}
+
+/**
+ * ChatOpenAI as the factory builds it: each model call runs with a
+ * {@link RequestRecord} the transport fills (requests made, the provider's
+ * token usage), handed to the usage tracker with the result or the error;
+ * the run's budget is checked before the call; transport failures surface as
+ * {@link ProviderRequestError}. `withConfig` (behind `withStructuredOutput`
+ * and `bindTools`) keeps this class.
+ */
+class ProviderChatModel extends ChatOpenAI {
+  static lc_name(): string {
+    return "ChatOpenAI";
+  }
+
+  override withConfig(config: Partial<ChatOpenAICallOptions>): ProviderChatModel {
+    // ChatOpenAI.withConfig builds a plain ChatOpenAI from `fields`; the same for this class.
+    const model = new ProviderChatModel(this.fields);
+    model.defaultOptions = { ...this.defaultOptions, ...config };
+    return model;
+  }
+
+  override async _generate(messages: BaseMessage[], options: this["ParsedCallOptions"], runManager?: CallbackManagerForLLMRun): Promise<ChatResult> {
+    checkBudget(runManager);
+    const record = newRequestRecord();
+    try {
+      const result = await withRequestRecord(record, () => super._generate(messages, options, runManager));
+      result.llmOutput = attachRequestRecord(result.llmOutput ?? {}, record);
+      return result;
+    } catch (error) {
+      throw attachRequestRecord(callError(error, record), record);
+    }
+  }
+
+  override async *_streamResponseChunks(messages: BaseMessage[], options: this["ParsedCallOptions"], runManager?: CallbackManagerForLLMRun): AsyncGenerator<ChatGenerationChunk> {
+    checkBudget(runManager);
+    const record = newRequestRecord();
+    const chunks = super._streamResponseChunks(messages, options, runManager);
+    try {
+      // A generator's body runs in the context of whoever calls next(): open the record around each step.
+      for (;;) {
+        const step = await withRequestRecord(record, () => chunks.next());
+        if (step.done) return;
+        yield step.value;
+      }
+    } catch (error) {
+      throw attachRequestRecord(callError(error, record), record);
+    }
+  }
+}
+
+/**
  * `model` with `handler` added to its own callbacks, so that LangChain reports
  * this model's calls to the handler, with the calling node's metadata. A
  * `Proxy` of the shared instance (one per model and handler): reads of
@@ -46,7 +137,8 @@ const views = new WeakMap<BaseChatModel, WeakMap<BaseCallbackHandler, BaseChatMo
  * models need more: `ChatOpenAI.withConfig` (behind its `withStructuredOutput`
  * and `bindTools`) builds a new model from `fields`, so the proxy's `fields`
  * carry the callbacks; a {@link FallbackChatModel}'s `models` are proxies too,
- * for `invokeStructured`, which calls them one by one.
+ * for `invokeStructured`, which calls them one by one. Models other than
+ * {@link ProviderChatModel} also get the run's budget check here (`_generate`).
  */
 function withUsageHandler(model: BaseChatModel, handler: BaseCallbackHandler): BaseChatModel {
   let byHandler = views.get(model);
@@ -59,6 +151,17 @@ function withUsageHandler(model: BaseChatModel, handler: BaseCallbackHandler): B
     const replaced: Record<string | symbol, unknown> = { callbacks };
     if (fields && typeof fields === "object") replaced.fields = { ...fields, callbacks };
     if (model instanceof FallbackChatModel) replaced.models = model.models.map((m) => withUsageHandler(m, handler));
+    if (!(model instanceof ProviderChatModel)) {
+      // Other models (offline, simulated, an override) get the budget check here; ProviderChatModel checks itself.
+      replaced._generate = (messages: BaseMessage[], options: unknown, runManager?: CallbackManagerForLLMRun) => {
+        checkBudget(runManager);
+        return (model._generate as (...args: unknown[]) => Promise<ChatResult>).call(view, messages, options, runManager);
+      };
+      replaced._streamResponseChunks = (messages: BaseMessage[], options: unknown, runManager?: CallbackManagerForLLMRun) => {
+        checkBudget(runManager);
+        return (model._streamResponseChunks as (...args: unknown[]) => AsyncGenerator<ChatGenerationChunk>).call(view, messages, options, runManager);
+      };
+    }
     view = new Proxy(model, {
       get: (target, key, receiver) => (Object.prototype.hasOwnProperty.call(replaced, key) ? replaced[key] : Reflect.get(target, key, receiver)),
     });
@@ -74,6 +177,10 @@ function withUsageHandler(model: BaseChatModel, handler: BaseCallbackHandler): B
  * `bench/`). Not settable from the environment or the CLI.
  */
 export const MODEL_OVERRIDE_KEY = "modelOverride";
+
+/** What the run's logger is told when the offline model answers for want of a provider. */
+export const OFFLINE_NOTICE =
+  "no OPENAI_API_KEY or OPENAI_BASE_URL set; using the embedded offline model (deterministic and extractive, not a language model).";
 
 /** Builds a new chat model for resolved settings (no caching); fallbacks included. */
 export function createChatModel(settings: ModelSettings): BaseChatModel {
@@ -96,10 +203,10 @@ function createOpenAIModel(settings: ModelSettings): ChatOpenAI {
   const limits = { rpm: settings.rpm, tpm: settings.tpm, maxConcurrency: settings.maxConcurrency, redisUrl: settings.redisUrl };
   let limiter: Promise<ModelRateLimiter> | undefined;
   const fetch = resilientFetch(
-    { maxAttempts: settings.maxRetries + 1, baseDelayMs: DEFAULT_BASE_DELAY_MS, maxDelayMs: DEFAULT_MAX_DELAY_MS, timeoutMs: settings.timeoutMs },
+    { maxAttempts: settings.maxRetries + 1, baseDelayMs: DEFAULT_BASE_DELAY_MS, maxDelayMs: DEFAULT_MAX_DELAY_MS, timeoutMs: settings.timeoutMs, adaptiveTimeout: settings.adaptiveTimeout },
     () => (limiter ??= limiterFor(key, limits)),
   );
-  return new ChatOpenAI({
+  return new ProviderChatModel({
     model: settings.model,
     temperature: settings.temperature,
     // The client times the whole call, retries and waits included; the transport times each attempt.
@@ -119,7 +226,9 @@ function createOpenAIModel(settings: ModelSettings): ChatOpenAI {
  * @param role - `default`, or `strong` for steps that escalate hard or low-confidence cases.
  * @param config - The node's run config (pass the second argument of a node function);
  *   its `configurable.modelOverride` ({@link MODEL_OVERRIDE_KEY}), when set, is returned for every role;
- *   a usage tracker under {@link USAGE_HANDLER_KEY} (the facade sets one per run) sees every call of the returned model.
+ *   a usage tracker under {@link USAGE_HANDLER_KEY} (the facade sets one per run) sees every call of the returned model;
+ *   a logger under `configurable.logger` (`runtime/logger.ts`) is told once (code `OFFLINE_MODEL`) when the
+ *   embedded offline model stands in for a provider. Nothing is written to stderr otherwise.
  * @throws {ConfigurationError} when a setting is invalid.
  */
 export function getChatModel(role: ModelRole = "default", config?: RunnableConfig): BaseChatModel {
@@ -136,6 +245,7 @@ function sharedModel(role: ModelRole, config?: RunnableConfig): BaseChatModel {
     return override;
   }
   const settings = resolveModelSettings(role, config);
+  if (settings.provider === "offline") warnOnce(loggerFrom(config), OFFLINE_NOTICE, { code: "OFFLINE_MODEL" });
   const key = JSON.stringify(settings);
   let model = cache.get(key);
   if (!model) {

@@ -13,7 +13,7 @@ import type { BaseMessage } from "@langchain/core/messages";
 import type { ChatResult } from "@langchain/core/outputs";
 import type { CallbackManagerForLLMRun } from "@langchain/core/callbacks/manager";
 import type { Runnable } from "@langchain/core/runnables";
-import { LlmWorkflowsError } from "../runtime/errors.js";
+import { LlmWorkflowsError, ProviderRequestError } from "../runtime/errors.js";
 
 /** Every model of a fallback list failed; `errors` holds each one's error, in order. */
 export class AllModelsFailedError extends LlmWorkflowsError {
@@ -25,11 +25,16 @@ export class AllModelsFailedError extends LlmWorkflowsError {
   }
 }
 
-/** Whether a failure should move on to the next model (not an abort, not one of this library's own errors). */
+/**
+ * Whether a failure should move on to the next model: a provider that failed
+ * (its transport retries spent, {@link ProviderRequestError}) or any other
+ * error of the model, but not an abort or one of this library's own errors
+ * (a budget, a bad setting).
+ */
 function worthFallingBack(error: unknown): boolean {
   if (!(error instanceof Error)) return true;
   if (error.name === "AbortError" || error.message.startsWith("Abort")) return false;
-  return !(error instanceof LlmWorkflowsError);
+  return error instanceof ProviderRequestError || !(error instanceof LlmWorkflowsError);
 }
 
 function nameOf(model: BaseChatModel): string {

@@ -3,13 +3,15 @@
  * output tokens) and a budget that stops a run, with a typed error, before the
  * call that would exceed it.
  *
- * Prices are list prices for standard (non-batch, uncached) use; override or
- * extend them with `configurable.prices` / {@link setPrices}. A model missing
- * from the table costs 0 and is reported as unpriced.
+ * Prices are list prices for standard (non-batch, uncached) use; a run
+ * overrides or extends them with `configurable.prices` ({@link PRICES_KEY},
+ * read by {@link pricesFrom}; the facade hands them to the run's usage
+ * tracker). A model missing from the table costs 0 and is reported as
+ * unpriced. Nothing is kept between runs.
  *
  * @module
  */
-import { LlmWorkflowsError } from "./errors.js";
+import { ConfigurationError, LlmWorkflowsError } from "./errors.js";
 
 /** USD per 1,000,000 tokens. */
 export interface Price {
@@ -17,8 +19,8 @@ export interface Price {
   output: number;
 }
 
-/** Default price table (USD per 1M tokens; OpenAI list prices). */
-export const DEFAULT_PRICES: Record<string, Price> = {
+/** Default price table (USD per 1M tokens; OpenAI list prices). Frozen: a run's own prices go in `configurable.prices`. */
+export const DEFAULT_PRICES: Readonly<Record<string, Price>> = Object.freeze({
   offline: { input: 0, output: 0 },
   "gpt-4o-mini": { input: 0.15, output: 0.6 },
   "gpt-4o": { input: 2.5, output: 10 },
@@ -26,17 +28,31 @@ export const DEFAULT_PRICES: Record<string, Price> = {
   "gpt-4.1-mini": { input: 0.4, output: 1.6 },
   "gpt-4.1-nano": { input: 0.1, output: 0.4 },
   "o4-mini": { input: 1.1, output: 4.4 },
-};
+});
 
-let prices: Record<string, Price> = { ...DEFAULT_PRICES };
+/** The `configurable` key of a run's prices: `{ [model]: { input, output } }`, USD per 1M tokens, over {@link DEFAULT_PRICES}. */
+export const PRICES_KEY = "prices";
 
-/** Adds or replaces prices (USD per 1M tokens). */
-export function setPrices(extra: Record<string, Price>): void {
-  prices = { ...prices, ...extra };
+/**
+ * The price table of a run: {@link DEFAULT_PRICES} with `configurable.prices`
+ * ({@link PRICES_KEY}) added or replacing entries.
+ * @throws {ConfigurationError} naming the model whose price is not `{ input, output }` of numbers >= 0.
+ */
+export function pricesFrom(configurable?: Record<string, unknown>): Record<string, Price> {
+  const given = configurable?.[PRICES_KEY];
+  if (given === undefined || given === null) return DEFAULT_PRICES;
+  if (typeof given !== "object" || Array.isArray(given)) throw new ConfigurationError(`configurable.${PRICES_KEY}`, "an object of model name -> { input, output } (USD per 1M tokens)", given);
+  for (const [model, price] of Object.entries(given)) {
+    const p = price as Partial<Price> | null;
+    if (!p || typeof p !== "object" || !(typeof p.input === "number" && p.input >= 0) || !(typeof p.output === "number" && p.output >= 0)) {
+      throw new ConfigurationError(`configurable.${PRICES_KEY}.${model}`, "{ input, output }: USD per 1M tokens, numbers >= 0", price);
+    }
+  }
+  return { ...DEFAULT_PRICES, ...(given as Record<string, Price>) };
 }
 
-/** The price of `model`: exact name, else the longest known prefix (dated versions), else undefined. */
-export function priceOf(model: string, table: Record<string, Price> = prices): Price | undefined {
+/** The price of `model` in `table`: exact name, else the longest known prefix (dated versions), else undefined. */
+export function priceOf(model: string, table: Record<string, Price> = DEFAULT_PRICES): Price | undefined {
   if (table[model]) return table[model];
   const prefix = Object.keys(table)
     .filter((k) => model.startsWith(`${k}-`))
@@ -44,7 +60,7 @@ export function priceOf(model: string, table: Record<string, Price> = prices): P
   return prefix ? table[prefix] : undefined;
 }
 
-/** USD for `inputTokens` and `outputTokens` of `model` (0 when unpriced). */
+/** USD for `inputTokens` and `outputTokens` of `model` in `table` (default {@link DEFAULT_PRICES}; 0 when unpriced). */
 export function costOf(model: string, inputTokens: number, outputTokens: number, table?: Record<string, Price>): number {
   const price = priceOf(model, table);
   if (!price) return 0;

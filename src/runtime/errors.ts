@@ -189,3 +189,36 @@ export async function importOptional<T>(packageName: string, feature: string, lo
     throw error;
   }
 }
+
+/**
+ * A request to the model provider failed for good: the transport
+ * (`models/transport.ts`) made `attempts` requests and the last one failed
+ * with `status` (an HTTP status) or a network error. Node retry policies do not
+ * retry it (the transport already did), fallback models do.
+ */
+export class ProviderRequestError extends LlmWorkflowsError {
+  /** The URL the requests went to. */
+  readonly url: string;
+  /** HTTP requests made, the first included. */
+  readonly attempts: number;
+  /** HTTP status of the last response, when there was one. */
+  readonly status?: number;
+
+  constructor(url: string, attempts: number, problem: string, options?: { cause?: unknown; status?: number; code?: string }) {
+    super(options?.code ?? "PROVIDER_REQUEST_FAILED", `request to ${url} failed after ${attempts} attempt${attempts === 1 ? "" : "s"}: ${problem}`, options);
+    this.url = url;
+    this.attempts = attempts;
+    this.status = options?.status;
+  }
+}
+
+/**
+ * Nothing listens at the provider's address (connection refused, or a host
+ * name that does not resolve): a setting to fix, not a fault to retry, so the
+ * transport fails at once and names the URL.
+ */
+export class ProviderUnreachableError extends ProviderRequestError {
+  constructor(url: string, reason: string, options?: { cause?: unknown }) {
+    super(url, 1, `${reason}; is the server at this address running (OPENAI_BASE_URL, configurable.baseURL)?`, { ...options, code: "PROVIDER_UNREACHABLE" });
+  }
+}

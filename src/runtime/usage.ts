@@ -1,17 +1,25 @@
 /**
  * Token and cost accounting: a LangChain callback handler that records every
- * chat model call's usage metadata (input and output tokens, and USD from the
- * price table) against the LangGraph task and node that made it. It also
- * enforces a run's budget (throwing before the call that would exceed it) and
- * writes the opt-in JSONL call log.
+ * chat model call (input and output tokens, and USD from the run's price
+ * table) against the LangGraph task and node that made it, writes the opt-in
+ * JSONL call log, and answers whether the next call fits the run's budget.
+ *
+ * **What a call is.** One model invocation (one LangChain LLM run), whether it
+ * answered or failed: a call whose answer the client could not parse (and
+ * that `invokeStructured` then asks again) counts, with the tokens the
+ * provider reported for it, and so does a call whose requests all failed (no
+ * tokens). The HTTP requests behind a call (the transport's retries) are in
+ * the call log as `retries`. What the transport saw of a call comes in a
+ * {@link RequestRecord}-like object attached to the result or the error
+ * ({@link attachRequestRecord}); models without the transport (offline,
+ * simulated) report their usage metadata as usual.
  *
  * @module
  */
 import { appendFileSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { countTokens } from "./text.js";
-import { takeTaskRetries } from "../models/transport.js";
-import { BudgetExceededError, costOf, type Budget } from "./cost.js";
+import { BudgetExceededError, costOf, DEFAULT_PRICES, type Budget, type Price } from "./cost.js";
 import { redactSecrets } from "./redact.js";
 import { BaseCallbackHandler } from "@langchain/core/callbacks/base";
 import type { Serialized } from "@langchain/core/load/serializable";
@@ -48,10 +56,40 @@ export function addUsage(a: TokenUsage, b: TokenUsage): TokenUsage {
   return a;
 }
 
+/** What the transport saw of one model call (`models/transport.ts` fills it). */
+export interface CallRequests {
+  /** HTTP requests made for the call. */
+  requests: number;
+  /** Requests stopped by the timeout. */
+  timeouts?: number;
+  /** Tokens the provider reported in its last answer (also when the answer then failed to parse). */
+  usage?: { inputTokens: number; outputTokens: number };
+  /** The model the provider says answered. */
+  model?: string;
+}
+
+const REQUEST_RECORD = Symbol.for("llm-workflows.requestRecord");
+
+/**
+ * Attaches what the transport saw of a call to the call's `llmOutput` or
+ * error (a hidden property: not copied into messages), for the tracker.
+ * Returns `target`.
+ */
+export function attachRequestRecord<T>(target: T, record: CallRequests): T {
+  if (target && typeof target === "object") Object.defineProperty(target, REQUEST_RECORD, { value: record, enumerable: false, configurable: true });
+  return target;
+}
+
+function requestRecordOf(value: unknown): CallRequests | undefined {
+  return value && typeof value === "object" ? ((value as Record<symbol, unknown>)[REQUEST_RECORD] as CallRequests | undefined) : undefined;
+}
+
 /** Options of a {@link UsageTracker}. */
 export interface UsageTrackerOptions {
-  /** Stop the run before a call that would exceed this. */
+  /** Stop the run before a call that would exceed this (see {@link UsageTracker.checkBudget}). */
   budget?: Budget;
+  /** The run's price table (USD per 1M tokens): `pricesFrom(configurable)` (`cost.ts`). Default {@link DEFAULT_PRICES}. */
+  prices?: Record<string, Price>;
   /** Append one JSON line per model call to this file (node, model, prompt, response, tokens, latency, retries). */
   callLog?: string;
   /** Secrets to keep out of the call log besides API-key patterns (e.g. the configured key). */
@@ -64,6 +102,8 @@ interface RunInfo {
   model: string;
   started: number;
   messages?: Array<{ role: string; content: unknown }>;
+  /** Tokens of the prompt (counted only when a budget is set). */
+  promptTokens?: number;
 }
 
 /** The LangGraph task id in a run's metadata (`langgraph_checkpoint_ns` is `node:taskId`, nested with `|`). */
@@ -74,11 +114,14 @@ function taskOf(metadata?: Record<string, unknown>): string | undefined {
 
 /**
  * Collects usage per node, per task and for the whole run, and the error of
- * each failed task. Use it either as a run's callback (every model call of the
- * run, chain errors included) or, as the facade does, on the models the
- * factory hands out (`configurable[USAGE_HANDLER_KEY]`, cheaper: see
- * `factory.ts`), where the graph builders' nodes report task errors through
- * {@link UsageTracker.noteTaskOutcome}.
+ * each failed task's model call. Use it either as a run's callback (every
+ * model call of the run, chain errors included) or, as the facade does, on
+ * the models the factory hands out (`configurable[USAGE_HANDLER_KEY]`,
+ * cheaper: see `models/factory.ts`).
+ *
+ * Its callbacks never throw: the budget is enforced by the models calling
+ * {@link UsageTracker.checkBudget} before they send anything (an error thrown
+ * in a callback would also be logged by LangChain).
  */
 export class UsageTracker extends BaseCallbackHandler {
   name = "llm_workflows_usage";
@@ -87,20 +130,20 @@ export class UsageTracker extends BaseCallbackHandler {
   readonly total: TokenUsage = emptyUsage();
   readonly byNode = new Map<string, TokenUsage>();
   readonly byTask = new Map<string, TokenUsage>();
-  /** The first error raised inside each failed task (LangGraph's task stream does not carry it). */
+  /** The error of each task whose last model call failed (LangGraph's task stream does not carry errors). */
   readonly taskErrors = new Map<string, string>();
   private readonly runs = new Map<string, RunInfo>();
   private readonly chainTasks = new Map<string, string>();
-  /** Errors raised inside handlers propagate (the budget stops a call this way). */
-  override raiseError = true;
+  private readonly prices: Record<string, Price>;
 
   constructor(private readonly options: UsageTrackerOptions = {}) {
     super();
+    this.prices = options.prices ?? DEFAULT_PRICES;
     if (options.callLog) mkdirSync(dirname(options.callLog), { recursive: true });
   }
 
   override async handleChatModelStart(
-    _llm: Serialized,
+    llm: Serialized,
     messages: BaseMessage[][],
     runId: string,
     _parentRunId?: string,
@@ -109,26 +152,54 @@ export class UsageTracker extends BaseCallbackHandler {
     metadata?: Record<string, unknown>,
   ): Promise<void> {
     const invocation = extraParams?.invocation_params as { model?: string; model_name?: string } | undefined;
-    const model = String(metadata?.ls_model_name ?? invocation?.model ?? invocation?.model_name ?? "unknown");
+    const model = String(metadata?.ls_model_name ?? invocation?.model ?? invocation?.model_name ?? (llm as { kwargs?: { model?: string } }).kwargs?.model ?? "unknown");
     const flat = messages.flat();
     const info: RunInfo = { node: metadata?.langgraph_node as string | undefined, task: taskOf(metadata), model, started: Date.now() };
     if (this.options.callLog) info.messages = flat.map((m) => ({ role: m.getType(), content: m.content }));
-    this.runs.set(runId, info);
     const budget = this.options.budget;
-    if (budget && (budget.maxTokens !== undefined || budget.maxUsd !== undefined)) {
-      const tokens = flat.reduce((n, m) => n + countTokens(typeof m.content === "string" ? m.content : JSON.stringify(m.content)), 0);
-      const next = { tokens, usd: costOf(model, tokens, 0) };
-      const spent = { tokens: this.total.inputTokens + this.total.outputTokens, usd: this.total.usd };
-      if ((budget.maxTokens !== undefined && spent.tokens + next.tokens > budget.maxTokens) || (budget.maxUsd !== undefined && spent.usd + next.usd > budget.maxUsd)) {
-        this.runs.delete(runId);
-        throw new BudgetExceededError(budget, spent, next);
-      }
+    if (budget && (budget.maxTokens !== undefined || budget.maxUsd !== undefined)) info.promptTokens = flat.reduce((n, m) => n + countTokens(m.text), 0);
+    this.runs.set(runId, info);
+  }
+
+  /**
+   * Throws {@link BudgetExceededError} when call `runId` (reported started)
+   * would take the run over its budget: tokens spent so far plus the call's
+   * prompt, or their USD. Called by the models before they send anything.
+   */
+  checkBudget(runId: string): void {
+    const budget = this.options.budget;
+    const info = this.runs.get(runId);
+    if (!budget || !info || info.promptTokens === undefined) return;
+    const next = { tokens: info.promptTokens, usd: costOf(info.model, info.promptTokens, 0, this.prices) };
+    const spent = { tokens: this.total.inputTokens + this.total.outputTokens, usd: this.total.usd };
+    if ((budget.maxTokens !== undefined && spent.tokens + next.tokens > budget.maxTokens) || (budget.maxUsd !== undefined && spent.usd + next.usd > budget.maxUsd)) {
+      this.runs.delete(runId);
+      throw new BudgetExceededError(budget, spent, next);
     }
+  }
+
+  /** Adds one call of `where` with these tokens to the totals; returns its USD. */
+  private count(where: RunInfo, model: string, input: number, output: number): number {
+    const usd = costOf(model, input, output, this.prices);
+    add(this.total, input, output, usd);
+    if (where.node) {
+      if (!this.byNode.has(where.node)) this.byNode.set(where.node, emptyUsage());
+      add(this.byNode.get(where.node)!, input, output, usd);
+    }
+    if (where.task) {
+      if (!this.byTask.has(where.task)) this.byTask.set(where.task, emptyUsage());
+      add(this.byTask.get(where.task)!, input, output, usd);
+    }
+    return usd;
   }
 
   override async handleLLMEnd(output: LLMResult, runId: string): Promise<void> {
     const where = this.runs.get(runId) ?? { model: "unknown", started: Date.now() };
     this.runs.delete(runId);
+    const requests = requestRecordOf(output.llmOutput);
+    const message = (output.generations.flat()[0] as { message?: { content?: unknown; tool_calls?: unknown[]; response_metadata?: Record<string, unknown> } } | undefined)?.message;
+    // The model that answered: the provider's word, else the model's own (the offline model's "offline"), else the one asked.
+    const model = String(requests?.model ?? message?.response_metadata?.model_name ?? message?.response_metadata?.model ?? where.model);
     let input = 0;
     let out = 0;
     for (const gen of output.generations.flat()) {
@@ -138,33 +209,24 @@ export class UsageTracker extends BaseCallbackHandler {
     }
     if (!input && !out) {
       const legacy = output.llmOutput?.tokenUsage as { promptTokens?: number; completionTokens?: number } | undefined;
-      input = legacy?.promptTokens ?? 0;
-      out = legacy?.completionTokens ?? 0;
+      input = legacy?.promptTokens ?? requests?.usage?.inputTokens ?? 0;
+      out = legacy?.completionTokens ?? requests?.usage?.outputTokens ?? 0;
     }
-    const usd = costOf(where.model, input, out);
-    add(this.total, input, out, usd);
-    if (where.node) {
-      if (!this.byNode.has(where.node)) this.byNode.set(where.node, emptyUsage());
-      add(this.byNode.get(where.node)!, input, out, usd);
-    }
-    if (where.task) {
-      if (!this.byTask.has(where.task)) this.byTask.set(where.task, emptyUsage());
-      add(this.byTask.get(where.task)!, input, out, usd);
-    }
+    const usd = this.count(where, model, input, out);
+    if (where.task) this.taskErrors.delete(where.task);
     if (this.options.callLog) {
-      const message = (output.generations.flat()[0] as { message?: { content?: unknown; tool_calls?: unknown[] } } | undefined)?.message;
       this.log({
         time: new Date().toISOString(),
         node: where.node ?? null,
         task: where.task ?? null,
-        model: where.model,
+        model,
         prompt: where.messages,
         response: message?.tool_calls?.length ? { tool_calls: message.tool_calls } : message?.content ?? output.generations.flat()[0]?.text,
         inputTokens: input,
         outputTokens: out,
         usd,
         latencyMs: Date.now() - where.started,
-        retries: takeTaskRetries(where.task),
+        retries: Math.max(0, (requests?.requests ?? 1) - 1),
       });
     }
   }
@@ -173,34 +235,37 @@ export class UsageTracker extends BaseCallbackHandler {
     appendFileSync(this.options.callLog!, `${redactSecrets(JSON.stringify(entry), this.options.secrets)}\n`);
   }
 
+  /**
+   * A failed call: counted, with the tokens the provider reported for it
+   * (an answer that failed to parse was paid for), logged, and its error kept
+   * as its task's. A call the budget stopped sent nothing and is not a call.
+   */
   override async handleLLMError(error: unknown, runId: string): Promise<void> {
     const where = this.runs.get(runId);
     this.runs.delete(runId);
-    if (this.options.callLog && where) {
+    if (!where || error instanceof BudgetExceededError) return;
+    const requests = requestRecordOf(error);
+    const model = String(requests?.model ?? where.model);
+    const input = requests?.usage?.inputTokens ?? 0;
+    const out = requests?.usage?.outputTokens ?? 0;
+    const usd = this.count(where, model, input, out);
+    const message = error instanceof Error ? error.message : String(error);
+    const e = error as { name?: string };
+    if (where.task && e?.name !== "AbortError") this.taskErrors.set(where.task, message);
+    if (this.options.callLog) {
       this.log({
         time: new Date().toISOString(),
         node: where.node ?? null,
         task: where.task ?? null,
-        model: where.model,
+        model,
         prompt: where.messages,
-        error: error instanceof Error ? error.message : String(error),
+        error: message,
+        inputTokens: input,
+        outputTokens: out,
+        usd,
         latencyMs: Date.now() - where.started,
-        retries: takeTaskRetries(where.task),
+        retries: Math.max(0, (requests?.requests ?? 1) - 1),
       });
-    }
-  }
-
-  /**
-   * Notes how an attempt of a node ended in the task(s) of `checkpointNs`
-   * (`node:taskId`, nested with `|`): with an error, that error becomes the
-   * task's; without, the task has none (a retry succeeded).
-   */
-  noteTaskOutcome(checkpointNs: string, error?: unknown): void {
-    for (const segment of checkpointNs.split("|")) {
-      const task = segment.split(":")[1];
-      if (!task) continue;
-      if (error === undefined) this.taskErrors.delete(task);
-      else this.taskErrors.set(task, error instanceof Error ? error.message : String(error));
     }
   }
 

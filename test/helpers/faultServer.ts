@@ -9,8 +9,9 @@
  * Retry-After, 500, 503, connection resets, answers slower than the client's
  * timeout, truncated streams, invalid JSON in a structured answer, and JSON
  * that fails the schema. It can also enforce requests-per-minute and
- * tokens-per-minute limits the way a provider does (429 with Retry-After and
- * x-ratelimit headers).
+ * tokens-per-minute limits the way a provider does: every answer announces
+ * them (`x-ratelimit-limit-*`, `-remaining-*`, `-reset-*`, as OpenAI does),
+ * and a request over them gets a 429 with Retry-After and those headers.
  */
 import { AIMessage, HumanMessage, SystemMessage, type BaseMessage } from "@langchain/core/messages";
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from "node:http";
@@ -68,6 +69,8 @@ export interface FaultServer {
   stats: FaultServerStats;
   /** Request bodies and headers received (the last 1,000). */
   requests: Array<{ body: Record<string, unknown>; headers: IncomingMessage["headers"] }>;
+  /** Faults for the next requests, in order (null: none), before the random draws apply again. */
+  setSequence(sequence: Array<FaultKind | null>): void;
   close(): Promise<void>;
 }
 
@@ -133,6 +136,16 @@ export async function startFaultServer(options: FaultServerOptions = {}): Promis
     window.push({ at: now, tokens });
     return undefined;
   };
+  /** The rate-limit headers of an answer, as OpenAI sends them (only for the limits this server enforces). */
+  const limitHeaders = (): Record<string, string> => {
+    const now = Date.now();
+    const reset = `${Math.max(0, Math.ceil(((window[0]?.at ?? now) + 60_000 - now) / 1000))}s`;
+    const used = window.reduce((n, w) => n + w.tokens, 0);
+    return {
+      ...(options.rpm ? { "x-ratelimit-limit-requests": String(options.rpm), "x-ratelimit-remaining-requests": String(Math.max(0, options.rpm - window.length)), "x-ratelimit-reset-requests": reset } : {}),
+      ...(options.tpm ? { "x-ratelimit-limit-tokens": String(options.tpm), "x-ratelimit-remaining-tokens": String(Math.max(0, options.tpm - used)), "x-ratelimit-reset-tokens": reset } : {}),
+    };
+  };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     let raw = "";
@@ -159,7 +172,7 @@ export async function startFaultServer(options: FaultServerOptions = {}): Promis
     if (retryIn !== undefined) {
       stats.rateLimited++;
       res
-        .writeHead(429, { "content-type": "application/json", "retry-after": String(retryIn), "retry-after-ms": String(retryIn * 1000), "x-ratelimit-limit-requests": String(options.rpm ?? "") })
+        .writeHead(429, { "content-type": "application/json", "retry-after": String(retryIn), "retry-after-ms": String(retryIn * 1000), ...limitHeaders() })
         .end(JSON.stringify({ error: { message: "Rate limit reached for requests", type: "requests", code: "rate_limit_exceeded" } }));
       return;
     }
@@ -214,7 +227,7 @@ export async function startFaultServer(options: FaultServerOptions = {}): Promis
     const id = `chatcmpl-${stats.requests}`;
     const finish = toolCalls ? "tool_calls" : "stop";
     if (body.stream) {
-      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.writeHead(200, { "content-type": "text/event-stream", ...limitHeaders() });
       const send = (payload: Record<string, unknown>) => res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created: 0, model: body.model, ...payload })}\n\n`);
       const pieces = toolCalls ? [] : (content ?? "").match(/\S+\s*/g) ?? [""];
       if (toolCalls) send({ choices: [{ index: 0, delta: { role: "assistant", tool_calls: toolCalls.map((t, index) => ({ index, ...t })) }, finish_reason: null }] });
@@ -232,12 +245,12 @@ export async function startFaultServer(options: FaultServerOptions = {}): Promis
       if (fault === "truncated_stream") {
         // Not a streaming request: cut the body mid-way instead.
         const full = JSON.stringify({ id, object: "chat.completion", created: 0, model: body.model, choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: finish }], usage });
-        res.writeHead(200, { "content-type": "application/json" });
+        res.writeHead(200, { "content-type": "application/json", ...limitHeaders() });
         res.write(full.slice(0, Math.floor(full.length / 2)));
         req.socket.destroy();
         return;
       }
-      res.writeHead(200, { "content-type": "application/json" }).end(
+      res.writeHead(200, { "content-type": "application/json", ...limitHeaders() }).end(
         JSON.stringify({
           id,
           object: "chat.completion",
@@ -269,6 +282,9 @@ export async function startFaultServer(options: FaultServerOptions = {}): Promis
     url: `http://127.0.0.1:${port}/v1`,
     stats,
     requests,
+    setSequence: (next) => {
+      sequence.splice(0, sequence.length, ...next);
+    },
     close: () =>
       new Promise((resolve) => {
         for (const s of sockets) s.destroy();

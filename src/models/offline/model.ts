@@ -37,17 +37,13 @@ export type { OfflineCallOptions };
 /** Characters per streamed chunk of a free-text answer (a word at most). */
 const STREAM_CHUNK = /\S+\s*/g;
 
-let announced = false;
-
-/** Writes the one-line notice on stderr the first time an offline model is created in a process. */
-export function announceOfflineModel(stream: NodeJS.WritableStream = process.stderr): void {
-  if (announced) return;
-  announced = true;
-  stream.write(
-    "llm-workflows: no OPENAI_API_KEY or OPENAI_BASE_URL set; using the embedded offline model " +
-      "(deterministic and extractive, not a language model).\n",
-  );
-}
+/**
+ * @deprecated Does nothing: the offline-model notice goes to the run's logger
+ * (`configurable.logger`, see `runtime/logger.ts`), once, from the model
+ * factory; the library writes nothing to stderr. Kept only until
+ * `bench/common.ts` stops calling it; then delete.
+ */
+export function announceOfflineModel(_stream?: NodeJS.WritableStream): void {}
 
 /** The deterministic offline chat model (see the module doc). */
 export class OfflineChatModel extends ToolCallingChatModel {
@@ -60,7 +56,6 @@ export class OfflineChatModel extends ToolCallingChatModel {
 
   constructor(fields: BaseChatModelParams = {}) {
     super(fields);
-    announceOfflineModel();
   }
 
   _llmType(): string {
