@@ -1,11 +1,11 @@
 /**
  * Batched fan-outs (`maxTasks`): at most that many Send tasks, each item still
- * with its own attempts, timeout, tolerated failure and concurrency slot.
+ * with its own attempts, timeout, failure record and concurrency slot.
  */
 import { StateSchema, type LangGraphRunnableConfig, type RetryPolicy } from "@langchain/langgraph";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { DEFAULT_MAX_WORKER_TASKS, indexedResults, sendEach, type WorkerPayload } from "../../src/patterns/core/fanOut.js";
+import { DEFAULT_MAX_WORKER_TASKS, FanOutFailedError, indexedResults, sendEach, type WorkerPayload } from "../../src/patterns/core/fanOut.js";
 import { buildParallelMap } from "../../src/patterns/workflow/parallel.js";
 
 const sleep = (ms: number, signal?: AbortSignal) =>
@@ -64,25 +64,25 @@ describe("sendEach with maxTasks", () => {
   const payloads = (sends: ReturnType<typeof sendEach>) => sends.map((s) => s.args as WorkerPayload<string, null>);
 
   it("sends one task per item up to maxTasks", () => {
-    const sends = payloads(sendEach("w", ["a", "b", "c"], null, undefined, false, 3));
+    const sends = payloads(sendEach("w", ["a", "b", "c"], null, undefined, 3));
     expect(sends.map((p) => [p.item, p.index])).toEqual([["a", 0], ["b", 1], ["c", 2]]);
     expect(sends.every((p) => p.batch === undefined)).toBe(true);
   });
 
   it("splits more items into maxTasks contiguous batches that cover every index once", () => {
     const items = range(10).map(String);
-    const sends = payloads(sendEach("w", items, null, undefined, false, 3));
+    const sends = payloads(sendEach("w", items, null, undefined, 3));
     expect(sends.map((p) => p.batch!.indexes)).toEqual([[0, 1, 2], [3, 4, 5], [6, 7, 8, 9]]);
     expect(sends.flatMap((p) => p.batch!.items)).toEqual(items);
   });
 
   it("sends one task per item with no maxTasks or Infinity", () => {
     expect(sendEach("w", range(100), null)).toHaveLength(100);
-    expect(sendEach("w", range(100), null, undefined, false, Infinity)).toHaveLength(100);
+    expect(sendEach("w", range(100), null, undefined, Infinity)).toHaveLength(100);
   });
 
   it("shares one concurrency limiter between the batches of a fan-out", () => {
-    const sends = payloads(sendEach("w", range(100).map(String), null, 4, false, 8));
+    const sends = payloads(sendEach("w", range(100).map(String), null, 4, 8));
     expect(new Set(sends.map((p) => p.limit?.key)).size).toBe(1);
     expect(sends[0].limit?.max).toBe(4);
   });
@@ -147,23 +147,23 @@ describe("buildParallelMap batching", () => {
     expect(calls.get(8)).toBe(1);
   });
 
-  it("stops the other items of the batch on a failure no retry will cure", async () => {
+  it("on a failure no retry will cure, the batch's other items still finish, and their results are on the error", async () => {
     const outcomes = { finished: 0, aborted: 0 };
-    const boom = new Error("item 0 is malformed");
     const graph = makeMap(async (item, index, config) => {
-      if (index === 0) throw boom;
+      if (index === 0) throw new Error("item 0 is malformed");
       try {
-        await sleep(2_000, config.signal);
+        await sleep(5, config.signal);
         outcomes.finished++;
       } catch {
         outcomes.aborted++;
       }
       return String(item);
     });
-    await expect(graph.invoke({ items: range(40), tasks: 2 })).rejects.toBe(boom);
-    await sleep(20);
-    expect(outcomes.finished).toBe(0);
-    expect(outcomes.aborted).toBe(39);
+    const error = await graph.invoke({ items: range(40), tasks: 2 }).catch((e) => e);
+    expect(error).toBeInstanceOf(FanOutFailedError);
+    expect(error.message).toMatch(/^work: 1 of 40 items failed after their retries: #0 "0": Error: item 0 is malformed\. The 39 finished results are kept/);
+    expect(error.partial).toEqual([undefined, ...range(40).slice(1).map(String)]);
+    expect(outcomes).toEqual({ finished: 39, aborted: 0 });
   });
 
   it("keeps the concurrency limit across batches, and reaches it", async () => {

@@ -2,7 +2,7 @@ import { MemorySaver, StateSchema, type LangGraphRunnableConfig } from "@langcha
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { GraphDefinitionError } from "../../src/runtime/errors.js";
-import { FanOutIncompleteError, indexedResults, orderedResults } from "../../src/patterns/core/fanOut.js";
+import { FanOutFailedError, FanOutIncompleteError, indexedResults, orderedResults } from "../../src/patterns/core/fanOut.js";
 import { buildParallelMap, buildSectioning, buildVoting, keyedResults, tallyVotes } from "../../src/patterns/workflow/parallel.js";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -159,7 +159,7 @@ describe("buildParallelMap", () => {
     expect((await graph.invoke({ items: ["a", "b"], prefix: ">" })).results).toEqual([">a", ">b"]);
   });
 
-  it("rejects the run with the worker's own error", async () => {
+  it("rejects the run with a FanOutFailedError naming the item and carrying the worker's error and the other results", async () => {
     const boom = new Error("worker 3 failed");
     let calls = 0;
     const graph = buildParallelMap<MapState, number, undefined, string>({
@@ -179,7 +179,11 @@ describe("buildParallelMap", () => {
       collect: (results) => ({ results }),
       retryPolicy: false,
     }).compile();
-    await expect(graph.invoke({ items: range(5) })).rejects.toBe(boom);
+    const error = await graph.invoke({ items: range(5) }).catch((e) => e);
+    expect(error).toBeInstanceOf(FanOutFailedError);
+    expect(error.message).toContain('#3 "30": Error: worker 3 failed');
+    expect(error.failures).toEqual([{ index: 3, item: "30", error: "Error: worker 3 failed" }]);
+    expect(error.partial).toEqual(["ok", "ok", "ok", undefined, "ok"]);
     expect(calls).toBe(1);
   });
 

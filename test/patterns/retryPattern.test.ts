@@ -10,7 +10,6 @@ import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { examples } from "../../graphs/examples/resilienceAndState.js";
 import {
-  backoffIntervalMs,
   buildRetry,
   DEFAULT_MAX_RETRY_AFTER_MS,
   realClock,
@@ -54,7 +53,7 @@ function graphOf(run: (s: State, c: LangGraphRunnableConfig) => Promise<Partial<
 }
 
 describe("withRetry", () => {
-  it("defaults to the project's policy: 3 attempts, 500 ms doubling to 30 s, jitter, isTransientError", () => {
+  it("defaults to the project's policy: 3 attempts, isTransientError, LangGraph's intervals", () => {
     expect(withRetry()).toEqual(DEFAULT_RETRY_POLICY);
     expect(withRetry().retryOn).toBe(isTransientError);
   });
@@ -80,16 +79,16 @@ describe("withRetry", () => {
     expect(() => withRetry({ maxIntervalMs: Number.NaN })).toThrow(/maxIntervalMs/);
   });
 
-  it("resolveRetryPolicy: default, none, and isTransientError for a policy without retryOn", () => {
-    expect(resolveRetryPolicy(undefined)).toBe(DEFAULT_RETRY_POLICY);
+  it("resolveRetryPolicy: default, none, and the default attempts and retryOn for a policy without them", () => {
+    expect(resolveRetryPolicy(undefined)).toEqual(DEFAULT_RETRY_POLICY);
     expect(resolveRetryPolicy(false)).toBeUndefined();
+    expect(resolveRetryPolicy({ initialInterval: 10 })).toEqual({ initialInterval: 10, maxAttempts: 3, retryOn: isTransientError });
     expect(resolveRetryPolicy({ maxAttempts: 2 })).toEqual({ maxAttempts: 2, retryOn: isTransientError });
   });
 
-  it("backoffIntervalMs is LangGraph's interval without jitter", () => {
-    const policy = withRetry({ initialIntervalMs: 100, backoffFactor: 2, maxIntervalMs: 300 });
-    expect([1, 2, 3, 4].map((a) => backoffIntervalMs(policy, a))).toEqual([100, 200, 300, 300]);
-    expect(backoffIntervalMs({}, 1)).toBe(500);
+  it("leaves the intervals to LangGraph's own defaults unless given", () => {
+    expect(Object.keys(withRetry()).sort()).toEqual(["logWarning", "maxAttempts", "retryOn"]);
+    expect(Object.keys(DEFAULT_RETRY_POLICY).sort()).toEqual(["logWarning", "maxAttempts", "retryOn"]);
   });
 });
 
@@ -159,14 +158,13 @@ describe("buildRetry", () => {
     expect(step.calls.n).toBe(3);
   });
 
-  it("waits out a Retry-After (seconds) longer than LangGraph's interval before LangGraph retries", async () => {
+  it("waits out a Retry-After (seconds) before LangGraph retries", async () => {
     const clock = fakeClock();
     const step = scripted([httpError(429, { "retry-after": "2" }), httpError(429, { "retry-after": "3" })]);
     const out = await graphOf(step.run, { clock }).invoke({});
     expect(out.answer).toBe("ok after 3");
-    // Attempt 1: LangGraph will sleep 1 ms (initial interval), so the node sleeps 2000 - 1 first;
-    // attempt 2: LangGraph sleeps 2 ms, the node 3000 - 2. Each total is >= Retry-After.
-    expect(clock.sleeps).toEqual([1999, 2998]);
+    // The node sleeps the Retry-After, then LangGraph its own interval: each total is >= Retry-After.
+    expect(clock.sleeps).toEqual([2000, 3000]);
   });
 
   it("waits out a Retry-After given as an HTTP date, from the clock's now", async () => {
@@ -174,13 +172,13 @@ describe("buildRetry", () => {
     const date = new Date(clock.now() + 5000).toUTCString();
     const step = scripted([httpError(503, new Headers({ "Retry-After": date }))]);
     await graphOf(step.run, { clock }).invoke({});
-    expect(clock.sleeps).toEqual([4999]);
+    expect(clock.sleeps).toEqual([5000]);
   });
 
-  it("adds no wait when LangGraph's interval is already longer than Retry-After", async () => {
+  it("adds no wait for a Retry-After of 0", async () => {
     const clock = fakeClock();
-    const step = scripted([httpError(429, { "retry-after-ms": "5" })]);
-    await graphOf(step.run, { clock, retryPolicy: withRetry({ maxAttempts: 2, initialIntervalMs: 20, jitter: false }) }).invoke({});
+    const step = scripted([httpError(429, { "retry-after-ms": "0" })]);
+    await graphOf(step.run, { clock, retryPolicy: withRetry({ maxAttempts: 2, initialIntervalMs: 1, jitter: false }) }).invoke({});
     expect(step.calls.n).toBe(2);
     expect(clock.sleeps).toEqual([]);
   });
@@ -189,7 +187,7 @@ describe("buildRetry", () => {
     const clock = fakeClock();
     const step = scripted([httpError(429, { "retry-after": "1" }), httpError(429, { "retry-after": "1" })]);
     await expect(graphOf(step.run, { clock, retryPolicy: withRetry({ maxAttempts: 2, ...FAST }) }).invoke({})).rejects.toThrow("HTTP 429");
-    expect(clock.sleeps).toEqual([999]);
+    expect(clock.sleeps).toEqual([1000]);
 
     const clock2 = fakeClock();
     const step2 = scripted([httpError(400, { "retry-after": "1" })]);
@@ -209,13 +207,13 @@ describe("buildRetry", () => {
     expect(clock.sleeps).toEqual([]);
   });
 
-  it("with the real clock and small values, the node sleeps the remainder and the run succeeds", async () => {
+  it("with the real clock and small values, the node sleeps the Retry-After and the run succeeds", async () => {
     const asked: number[] = [];
     const clock: RetryClock = { now: realClock.now, sleep: (ms, signal) => (asked.push(ms), realClock.sleep(ms, signal)) };
     const step = scripted([httpError(429, { "retry-after-ms": "30" })]);
     const out = await graphOf(step.run, { clock }).invoke({});
     expect(out.answer).toBe("ok after 2");
-    expect(asked).toEqual([29]);
+    expect(asked).toEqual([30]);
   });
 
   it("a timeout: each attempt is cut at timeoutMs (NodeTimeoutError, retried), then the run fails", async () => {

@@ -33,9 +33,10 @@
  * **Policies.** `timeoutMs` is per service, measured inside the node: a
  * service that takes longer is aborted through its signal and counts as
  * failed with LangGraph's `NodeTimeoutError` (a node-level timeout would
- * throw away the services that did answer). `retryPolicy` applies to the node,
+ * throw away the services that did answer; the timer is `withTimeout`,
+ * `runtime/retry.ts`). `retryPolicy` applies to the node,
  * i.e. the whole scatter-gather: with the default policy
- * ({@link DEFAULT_RETRY_POLICY}), a {@link ScatterGatherFailedError} is retried
+ * (`DEFAULT_RETRY_POLICY`), a {@link ScatterGatherFailedError} is retried
  * when every service's failure was transient (timeouts, 429s, 5xx), and not
  * otherwise. `fallback` (default none) handles the node's final failure: its
  * update is written and the run ends.
@@ -63,7 +64,7 @@
 import { END, NodeTimeoutError, Overwrite, START, type LangGraphRunnableConfig, type RetryPolicy } from "@langchain/langgraph";
 import { z } from "zod";
 import { GraphDefinitionError, LlmWorkflowsError } from "../../runtime/errors.js";
-import { DEFAULT_RETRY_POLICY } from "../../runtime/retry.js";
+import { resolveRetryPolicy, withTimeout } from "../../runtime/retry.js";
 import { createGraph, type BuiltGraph } from "../core/graph.js";
 import {
   branchFailure,
@@ -165,28 +166,20 @@ export class ResultNotAcceptedError extends LlmWorkflowsError {
 }
 
 /**
- * The node's retry policy: `policy` (default {@link DEFAULT_RETRY_POLICY})
- * whose `retryOn` retries a {@link ScatterGatherFailedError} when it would
- * retry every service's error. Undefined when retries are off.
+ * The node's retry policy: `policy` (default `DEFAULT_RETRY_POLICY`,
+ * resolved by `resolveRetryPolicy`) whose `retryOn` retries a
+ * {@link ScatterGatherFailedError} when it would retry every service's error.
+ * Undefined when retries are off.
  */
 export function scatterGatherRetryPolicy(policy: RetryPolicy | false | undefined): RetryPolicy | undefined {
-  const base = policy === undefined ? DEFAULT_RETRY_POLICY : policy;
+  const base = resolveRetryPolicy(policy);
   if (!base) return undefined;
   const retryOn = base.retryOn;
-  if (!retryOn) return base;
   return {
     ...base,
     retryOn: (error: any) =>
       error instanceof ScatterGatherFailedError ? error.failures.every((f) => retryOn(f.error)) : retryOn(error),
   };
-}
-
-/** A promise rejected with the signal's reason once it aborts (never settles otherwise). */
-function whenAborted(signal: AbortSignal): Promise<never> {
-  return new Promise((_, reject) => {
-    if (signal.aborted) reject(signal.reason);
-    else signal.addEventListener("abort", () => reject(signal.reason), { once: true });
-  });
 }
 
 /**
@@ -232,23 +225,16 @@ export function buildScatterGather<S, R = unknown>(options: ScatterGatherOptions
     config.signal?.addEventListener("abort", cancelAll, { once: true });
     const pending = new Set(names);
     const call = async (service: string): Promise<R> => {
-      const controller = controllers.get(service)!;
-      let timer: NodeJS.Timeout | undefined;
-      if (options.timeoutMs) {
-        const ms = options.timeoutMs;
-        const started = Date.now();
-        timer = setTimeout(
-          () => controller.abort(new NodeTimeoutError({ node: `${name}.${service}`, elapsed: Date.now() - started, kind: "run", runTimeout: ms })),
-          ms,
-        );
-      }
+      const started = Date.now();
       try {
-        const work = Promise.resolve().then(() => options.services[service](state, controller.signal, config));
-        const result = await Promise.race([work, whenAborted(controller.signal)]);
+        // The service's own signal: aborted by its timeout, by the winner (first mode) or with the run.
+        const result = await withTimeout((signal) => options.services[service](state, signal, config), options.timeoutMs, {
+          signal: controllers.get(service)!.signal,
+          timeoutError: () => new NodeTimeoutError({ node: `${name}.${service}`, elapsed: Date.now() - started, kind: "run", runTimeout: options.timeoutMs! }),
+        });
         if (options.accept && !options.accept(result, service)) throw new ResultNotAcceptedError(service);
         return result;
       } finally {
-        clearTimeout(timer);
         pending.delete(service);
       }
     };

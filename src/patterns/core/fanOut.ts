@@ -9,6 +9,14 @@
  * are grouped into that many batches, one `Send` each (see {@link sendEach}
  * for why and what changes).
  *
+ * **Failures.** A worker whose item still fails once LangGraph will not retry
+ * it (its retry policy is spent, or the error is not retried) does not fail
+ * the superstep: it writes `{ index, error }`, so that every other item
+ * finishes and is kept. The fan-in then decides: {@link settledResults} hands
+ * the failures to a builder that tolerates them (`minSuccesses`), and
+ * {@link orderedResults} throws {@link FanOutFailedError}, which names each
+ * failed item and its reason and carries the finished results.
+ *
  * @module
  */
 import { isGraphBubbleUp, NodeTimeoutError, ReducedValue, Send, type LangGraphRunnableConfig, type RetryPolicy } from "@langchain/langgraph";
@@ -16,20 +24,38 @@ import pLimit, { type LimitFunction } from "p-limit";
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { LlmWorkflowsError } from "../../runtime/errors.js";
-import { NO_FALLBACK } from "./graph.js";
+import { resolveRetryPolicy, willRetry, withTimeout } from "../../runtime/retry.js";
+import type { NotForFallback } from "./graph.js";
 
-/** One worker's result, tagged with its item's position in the input; `error` instead of `value` for a tolerated failure. */
+/** One worker's result, tagged with its item's position in the input; `error` instead of `value` for an item that failed for good. */
 export interface Indexed<T> {
   index: number;
   value: T;
-  /** Why the worker failed (only when the fan-out tolerates failures). */
+  /** Why the item failed (after its retries). */
   error?: string;
 }
 
-/** A worker that failed in a fan-out that tolerates failures. */
+/** A worker whose item failed for good (after its retries). */
 export interface WorkerFailure {
   index: number;
+  /** Why: the error's name and message. */
   error: string;
+  /** The item, as text cut to {@link ITEM_EXCERPT_CHARS} characters (when the fan-in knows the items). */
+  item?: string;
+}
+
+/** Characters of an item kept in a {@link WorkerFailure} and in error messages. */
+export const ITEM_EXCERPT_CHARS = 200;
+
+/** `item` as text (JSON unless a string), cut to {@link ITEM_EXCERPT_CHARS} characters. */
+export function itemExcerpt(item: unknown): string {
+  let text: string;
+  try {
+    text = typeof item === "string" ? item : (JSON.stringify(item) ?? String(item));
+  } catch {
+    text = String(item);
+  }
+  return text.length > ITEM_EXCERPT_CHARS ? `${text.slice(0, ITEM_EXCERPT_CHARS - 1)}…` : text;
 }
 
 /** The payload a fan-out sends to each worker task: one item, or (with `maxTasks`) a batch of them. */
@@ -44,8 +70,6 @@ export interface WorkerPayload<I, C = unknown> {
   context: C;
   /** Concurrency limit of this fan-out, if any, and the key that identifies it. */
   limit?: { key: string; max: number };
-  /** Record a failure (after the retries) instead of failing the run. */
-  tolerate?: boolean;
 }
 
 /**
@@ -82,23 +106,61 @@ export class FanOutIncompleteError extends LlmWorkflowsError {
   }
 }
 
-/**
- * The values of `entries` in index order, after checking that each index in
- * `0..expected-1` occurs exactly once.
- * @throws {FanOutIncompleteError} when one is missing or repeated.
- */
-export function orderedResults<T>(entries: Indexed<T>[], expected: number, label: string): T[] {
-  return settledResults(entries, expected, label).values as T[];
+/** The first three failures, each as `#index "item": reason`, and how many more. */
+export function describeFailures(failures: WorkerFailure[]): string {
+  const shown = failures.slice(0, 3).map((f) => `#${f.index}${f.item !== undefined ? ` ${JSON.stringify(f.item)}` : ""}: ${f.error.replace(/\.$/, "")}`);
+  return `${shown.join("; ")}${failures.length > 3 ? ` (+${failures.length - 3} more)` : ""}`;
 }
 
 /**
- * Like {@link orderedResults}, for a fan-out that tolerates failures: the
- * values in index order (undefined where the worker failed) and the failures.
+ * Items of a fan-out failed for good. Every other item ran to the end: their
+ * results are in {@link FanOutFailedError.partial} (in input order, undefined
+ * where the item failed). The message names the first failures (index, the
+ * item cut to 200 characters, the reason) and the option that keeps the
+ * results in the run instead (`minSuccesses`, where the builder has it).
+ * A builder's `fallback` does not replace this error.
+ */
+export class FanOutFailedError<T = unknown> extends LlmWorkflowsError implements NotForFallback {
+  readonly notForFallback = true as const;
+  /** The failed items, in index order. */
+  readonly failures: WorkerFailure[];
+  /** Every item's result in input order; undefined where the item failed. */
+  readonly partial: Array<T | undefined>;
+
+  constructor(label: string, failures: WorkerFailure[], partial: Array<T | undefined>, hint = "set minSuccesses to finish the run with the results that succeeded") {
+    super(
+      "FAN_OUT_FAILED",
+      `${label}: ${failures.length} of ${partial.length} items failed after their retries: ${describeFailures(failures)}. The ${partial.length - failures.length} finished results are kept on this error (partial); ${hint}`,
+    );
+    this.failures = failures;
+    this.partial = partial;
+  }
+}
+
+/**
+ * The values of `entries` in index order, after checking that each index in
+ * `0..expected-1` occurs exactly once and that no item failed.
+ * @param items - The fan-out's items, to name a failed one in the error.
+ * @throws {FanOutIncompleteError} when one is missing or repeated.
+ * @throws {FanOutFailedError} when items failed, with the finished results.
+ */
+export function orderedResults<T>(entries: Indexed<T>[], expected: number, label: string, items?: readonly unknown[]): T[] {
+  const { values, failures } = settledResults(entries, expected, label, items);
+  if (failures.length) throw new FanOutFailedError(label, failures, values, "the builder has no option to finish without them");
+  return values as T[];
+}
+
+/**
+ * Like {@link orderedResults}, for a fan-in that tolerates failures: the
+ * values in index order (undefined where the item failed) and the failures
+ * (with the item cut to 200 characters when `items` is given).
  * @throws {FanOutIncompleteError} when an index is missing or repeated.
  */
-export function settledResults<T>(entries: Indexed<T>[], expected: number, label: string): { values: Array<T | undefined>; failures: WorkerFailure[] } {
+export function settledResults<T>(entries: Indexed<T>[], expected: number, label: string, items?: readonly unknown[]): { values: Array<T | undefined>; failures: WorkerFailure[] } {
   const failures: WorkerFailure[] = [];
-  for (const e of entries) if (e.error !== undefined) failures.push({ index: e.index, error: e.error });
+  for (const e of entries) {
+    if (e.error !== undefined) failures.push({ index: e.index, error: e.error, ...(items && e.index in items ? { item: itemExcerpt(items[e.index]) } : {}) });
+  }
   failures.sort((a, b) => a.index - b.index);
   return { values: collectSlots(entries, expected, label), failures };
 }
@@ -132,7 +194,7 @@ function collectSlots<T>(entries: Indexed<T>[], expected: number, label: string)
  * across batches and a free slot goes to whichever item waits first, as in a
  * promise pool). Per item, nothing else changes: each item keeps its own
  * attempts (LangGraph's retry policy re-runs only the items of a batch that
- * failed), its own timeout and its own tolerated failure. What does change:
+ * failed), its own timeout and its own failure record. What does change:
  * a batch's results are written (and checkpointed) when the whole batch is
  * done, one `tasks` stream event covers a batch, and a worker must not call
  * `interrupt()` or `onceForTask` (both are keyed by task), so builders batch
@@ -140,9 +202,9 @@ function collectSlots<T>(entries: Indexed<T>[], expected: number, label: string)
  *
  * @param maxTasks - Most tasks to send (at least 1); default: one per item.
  */
-export function sendEach<I, C>(node: string, items: readonly I[], context: C, maxConcurrency?: number, tolerate?: boolean, maxTasks?: number): Send[] {
+export function sendEach<I, C>(node: string, items: readonly I[], context: C, maxConcurrency?: number, maxTasks?: number): Send[] {
   const limit = maxConcurrency && maxConcurrency < items.length ? { key: randomUUID(), max: maxConcurrency } : undefined;
-  const extra = { context, limit, ...(tolerate ? { tolerate } : {}) };
+  const extra = { context, limit };
   if (maxTasks === undefined || !Number.isFinite(maxTasks) || items.length <= maxTasks) {
     return items.map((item, index) => new Send(node, { item, index, ...extra } satisfies WorkerPayload<I, C>));
   }
@@ -171,18 +233,24 @@ const limiters = new Map<string, LimitFunction>();
 /**
  * Runs `run` once this fan-out has a free slot. An attempt abandoned while it
  * waited (its node timed out or the run was cancelled) is not started; the
- * timeout, if any, counts from the moment the slot is held.
+ * timeout, if any, counts from the moment the slot is held, and aborts the
+ * signal `run` gets.
  */
 async function withinLimit<T>(
   limit: WorkerPayload<unknown>["limit"],
-  run: () => Promise<T>,
+  run: (signal: AbortSignal | undefined) => Promise<T>,
   node: string,
   signal: AbortSignal | undefined,
   timeoutMs: number | undefined,
 ): Promise<T> {
   const guarded = () => {
     signal?.throwIfAborted();
-    return timeoutMs ? withTimeout(run, timeoutMs, node) : run();
+    if (!timeoutMs) return run(signal);
+    const started = Date.now();
+    return withTimeout(run, timeoutMs, {
+      signal,
+      timeoutError: () => new NodeTimeoutError({ node, elapsed: Date.now() - started, kind: "run", runTimeout: timeoutMs }),
+    });
   };
   if (!limit) return guarded();
   let limiter = limiters.get(limit.key);
@@ -197,61 +265,52 @@ async function withinLimit<T>(
   }
 }
 
-/** `run()`, or LangGraph's `NodeTimeoutError` after `ms` milliseconds. */
-async function withTimeout<T>(run: () => Promise<T>, ms: number, node: string): Promise<T> {
-  const started = Date.now();
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new NodeTimeoutError({ node, elapsed: Date.now() - started, kind: "run", runTimeout: ms })), ms);
-  });
-  try {
-    return await Promise.race([run(), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+const attemptOf = (config: LangGraphRunnableConfig) => (config as { executionInfo?: { nodeAttempt?: number } }).executionInfo?.nodeAttempt ?? 1;
 
-/** Whether LangGraph's `retryPolicy` will run this attempt's task again after `error`. */
-function willRetry(error: unknown, config: LangGraphRunnableConfig, retryPolicy: RetryPolicy | undefined): boolean {
-  if (!retryPolicy) return false;
-  const attempt = (config as { executionInfo?: { nodeAttempt?: number } }).executionInfo?.nodeAttempt ?? 1;
-  return attempt < (retryPolicy.maxAttempts ?? 3) && (retryPolicy.retryOn ? retryPolicy.retryOn(error) : true);
-}
-
-const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
+/** The failure record of `error`: its name and message. */
+const describeFailure = (error: unknown) => (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
 
 /**
  * Results of a batch task's finished items, kept between the attempts of the
  * task (LangGraph re-runs a failed task whole; only the items that failed are
- * worked on again). Keyed by the task's checkpoint namespace (`node:taskId`,
- * stable across attempts); dropped when the task returns or fails for good.
- * In memory only: after a crash a batch starts again from its first item.
+ * worked on again). Keyed by the task's scratchpad, the object LangGraph 1.4
+ * keeps for one task across its attempts (`configurable.__pregel_scratchpad`),
+ * so an entry lives exactly as long as its task. In memory only: after a crash
+ * a batch starts again from its first item.
  */
-const batchProgress = new Map<string, Map<number, { value?: unknown; error?: string }>>();
+const batchProgress = new WeakMap<object, Map<number, { value?: unknown; error?: string }>>();
 
-/** The running task's key for {@link batchProgress}. */
-function taskKey(config: LangGraphRunnableConfig): string | undefined {
-  const ns = (config.configurable as Record<string, unknown> | undefined)?.checkpoint_ns;
-  const thread = (config.configurable as Record<string, unknown> | undefined)?.thread_id;
-  return typeof ns === "string" && ns ? `${thread ?? ""}|${ns}` : undefined;
+function progressOf(config: LangGraphRunnableConfig): Map<number, { value?: unknown; error?: string }> {
+  const scratchpad = (config.configurable as Record<string, unknown> | undefined)?.__pregel_scratchpad;
+  if (!scratchpad || typeof scratchpad !== "object") return new Map();
+  let done = batchProgress.get(scratchpad);
+  if (!done) batchProgress.set(scratchpad, (done = new Map()));
+  return done;
 }
 
 /**
  * Wraps a worker function as a LangGraph node that receives a
  * {@link WorkerPayload} and writes `{ [key]: [{ index, value }, ...] }` (one
- * entry per item of the task). With `timeoutMs`, each attempt of an item is
- * timed from the moment it holds a slot of its fan-out's limiter (so the node
- * is added without LangGraph's own timeout).
+ * entry per item of the task). An item that fails when LangGraph will not run
+ * the task again (`willRetry` with `retryPolicy`) is written as
+ * `{ index, error }` instead (see the module doc). With `timeoutMs`, each
+ * attempt of an item is timed from the moment it holds a slot of its
+ * fan-out's limiter (so the node is added without LangGraph's own timeout).
+ *
+ * @param retryPolicy - The policy the node is added with (default: the graph
+ *   default, `DEFAULT_RETRY_POLICY`; `false`: none), so that the node knows
+ *   which attempt is the last.
  */
 export function workerNode<I, C, R>(
   key: string,
   worker: (item: I, index: number, context: C, config: LangGraphRunnableConfig) => Promise<R> | R,
   name = "worker",
   timeoutMs?: number,
-  retryPolicy?: RetryPolicy,
+  retryPolicy?: RetryPolicy | false,
 ) {
+  const policy = resolveRetryPolicy(retryPolicy);
   const runItem = (item: I, index: number, payload: WorkerPayload<I, C>, config: LangGraphRunnableConfig) =>
-    withinLimit(payload.limit, async () => worker(item, index, payload.context, config), name, config.signal, timeoutMs);
+    withinLimit(payload.limit, async (signal) => worker(item, index, payload.context, signal === config.signal ? config : { ...config, signal }), name, config.signal, timeoutMs);
 
   const node = async (payload: WorkerPayload<I, C>, config: LangGraphRunnableConfig) => {
     if (payload.batch) return { [key]: await runBatch(payload, payload.batch, config) };
@@ -259,55 +318,47 @@ export function workerNode<I, C, R>(
       const value = await runItem(payload.item as I, payload.index!, payload, config);
       return { [key]: [{ index: payload.index!, value }] };
     } catch (error) {
-      // A tolerated failure is recorded once LangGraph's retries are spent (LangGraph's own
-      // node errorHandler cannot rethrow per run: a rethrown error is dropped silently).
-      if (!payload.tolerate || isGraphBubbleUp(error) || willRetry(error, config, retryPolicy)) throw error;
-      return { [key]: [{ index: payload.index!, error: messageOf(error) }] };
+      if (isGraphBubbleUp(error) || willRetry(policy, error, attemptOf(config))) throw error;
+      return { [key]: [{ index: payload.index!, error: describeFailure(error) }] };
     }
   };
 
   /**
    * A batch: its items at once (under the fan-out's limiter), each result kept
-   * across the task's attempts. The first failure that no retry will cure
-   * (and is not tolerated) stops the batch's other items and fails the task.
+   * across the task's attempts. When an item failed with an error LangGraph
+   * will retry, the task fails so that LangGraph runs it again (its finished
+   * items are not redone); an item that failed for good is recorded.
    */
   async function runBatch(payload: WorkerPayload<I, C>, batch: NonNullable<WorkerPayload<I, C>["batch"]>, config: LangGraphRunnableConfig): Promise<Indexed<R>[]> {
-    const memoKey = taskKey(config);
-    const done = (memoKey && batchProgress.get(memoKey)) || new Map<number, { value?: unknown; error?: string }>();
-    if (memoKey) batchProgress.set(memoKey, done);
+    const done = progressOf(config);
+    const attempt = attemptOf(config);
     const stop = new AbortController();
     const signal = config.signal ? AbortSignal.any([config.signal, stop.signal]) : stop.signal;
     const itemConfig = { ...config, signal };
     let retryable: unknown;
-    let fatal: { error: unknown } | undefined;
-    try {
-      await Promise.all(
-        batch.items.map(async (item, k) => {
-          const index = batch.indexes[k];
-          if (done.has(index)) return;
-          try {
-            done.set(index, { value: await runItem(item, index, payload, itemConfig) });
-          } catch (error) {
-            if (fatal) return;
-            if (isGraphBubbleUp(error)) fatal = { error };
-            else if (willRetry(error, config, retryPolicy)) retryable ??= error;
-            else if (payload.tolerate) done.set(index, { error: messageOf(error) });
-            else fatal = { error };
-            if (fatal) stop.abort(fatal.error);
-          }
-        }),
-      );
-      if (fatal) throw fatal.error;
-      if (retryable !== undefined) throw retryable;
-      if (memoKey) batchProgress.delete(memoKey);
-      return batch.indexes.map((index) => ({ index, ...done.get(index) }) as Indexed<R>);
-    } catch (error) {
-      if (memoKey && (fatal || retryable === undefined || !willRetry(error, config, retryPolicy))) batchProgress.delete(memoKey);
-      throw error;
-    }
+    let bubbleUp: { error: unknown } | undefined;
+    await Promise.all(
+      batch.items.map(async (item, k) => {
+        const index = batch.indexes[k];
+        if (done.has(index)) return;
+        try {
+          done.set(index, { value: await runItem(item, index, payload, itemConfig) });
+        } catch (error) {
+          if (bubbleUp) return;
+          if (isGraphBubbleUp(error)) {
+            bubbleUp = { error };
+            stop.abort(error);
+          } else if (willRetry(policy, error, attempt)) retryable ??= error;
+          else done.set(index, { error: describeFailure(error) });
+        }
+      }),
+    );
+    if (bubbleUp) throw bubbleUp.error;
+    if (retryable !== undefined) throw retryable;
+    return batch.indexes.map((index) => ({ index, ...done.get(index) }) as Indexed<R>);
   }
 
-  return Object.assign(node, { [NO_FALLBACK]: true });
+  return node;
 }
 
 /** Options of {@link addFanOut}. */
@@ -330,10 +381,8 @@ export interface FanOutOptions<S, I, C, R> {
   maxConcurrency?: (state: S, config: LangGraphRunnableConfig) => number | undefined;
   /** Per-attempt timeout of a worker in ms, counted once it holds a slot. */
   timeoutMs?: number;
-  /** Whether a run records worker failures (after retries) instead of failing; read per run. */
-  tolerateFailures?: (state: S) => boolean;
-  /** The workers' retry policy (to know when a tolerated failure is final). */
-  retryPolicy?: RetryPolicy;
+  /** The workers' retry policy, as given to the builder (to know which attempt is the last); default the graph default. */
+  retryPolicy?: RetryPolicy | false;
   /**
    * Most worker tasks to send; more items than that are batched (see
    * {@link sendEach}). Read per run. Default: one task per item.
@@ -365,7 +414,7 @@ export function addFanOut<S, I, C, R>(graph: any, options: FanOutOptions<S, I, C
       const diverted = options.divert?.path(state, config);
       if (diverted) return diverted;
       const context = (options.context ? options.context(state) : undefined) as C;
-      return sendEach(options.workerName, items, context, options.maxConcurrency?.(state, config), options.tolerateFailures?.(state), options.maxTasks?.(state, config));
+      return sendEach(options.workerName, items, context, options.maxConcurrency?.(state, config), options.maxTasks?.(state, config));
     },
     [options.workerName, options.then, ...(options.divert?.targets ?? [])],
   );

@@ -1,14 +1,22 @@
 /**
  * What every pattern builder shares: node function types, the policy options
- * each builder accepts, and graph construction.
+ * each builder accepts, the one fallback type, and graph construction.
+ *
+ * **Fallbacks.** A {@link Fallback} is what a node writes instead of failing
+ * once its retries are spent. Every builder applies it through LangGraph's own
+ * node `errorHandler`, which LangGraph runs only after the node's retry policy
+ * is exhausted (timeouts included): the orchestration builders per node with
+ * an explicit target (`policies.ts`), the core builders through
+ * {@link createGraph}'s `nodeFallback`, a graph-wide handler
+ * (`setNodeDefaults({ errorHandler })`) that sends the run on along the failed
+ * node's own edges.
  *
  * @module
  */
-import { isGraphBubbleUp, StateGraph, type LangGraphRunnableConfig, type RetryPolicy, type StateSchema } from "@langchain/langgraph";
+import { Command, StateGraph, type LangGraphRunnableConfig, type NodeError, type RetryPolicy, type StateSchema } from "@langchain/langgraph";
 import type { z } from "zod";
-import { USAGE_HANDLER_KEY } from "../../models/factory.js";
-import { DEFAULT_RETRY_POLICY } from "../../runtime/retry.js";
-import { UsageTracker } from "../../runtime/usage.js";
+import { LlmWorkflowsError } from "../../runtime/errors.js";
+import { resolveRetryPolicy, type ResolvedRetryPolicy } from "../../runtime/retry.js";
 
 /**
  * A node: reads the state, returns a partial update.
@@ -34,7 +42,11 @@ export interface GraphSchemas {
 
 /** Policies applied to every node of a built graph (per-node options still win). */
 export interface PolicyOptions {
-  /** Retry policy; `false` disables retries. Default: {@link DEFAULT_RETRY_POLICY}. */
+  /**
+   * Retry policy; `false` disables retries. Default: `DEFAULT_RETRY_POLICY`
+   * (`runtime/retry.ts`); a policy without `maxAttempts` or `retryOn` gets the
+   * defaults' (`resolveRetryPolicy`).
+   */
   retryPolicy?: RetryPolicy | false;
   /**
    * Per-attempt timeout of each node, in ms (LangGraph's node `timeout`). For
@@ -46,99 +58,131 @@ export interface PolicyOptions {
 }
 
 /**
+ * What a node writes instead of failing once its retries are spent (an error
+ * or a timeout): gets the error, the node's input state and the node's name,
+ * returns the update to apply instead. May be async; one that throws fails the
+ * run. The one fallback type of every builder.
+ * @typeParam S - The graph's state type.
+ */
+export type Fallback<S = any> = (error: Error, state: S, node: string) => Partial<S> | Promise<Partial<S>>;
+
+/** The `fallback` option every builder that supports one accepts. */
+export interface FallbackOptions<S> {
+  /**
+   * What a node that still fails after its retries writes instead (see
+   * {@link Fallback}); the run then goes on where the node would have gone.
+   * Default: none, the error fails the run.
+   */
+  fallback?: Fallback<S>;
+}
+
+/** @deprecated Use {@link Fallback}; kept until `composition/dag.ts`, `composition/mapReduce.ts` and `workflow/evaluatorOptimizer.ts` import the new name. */
+export type NodeFallback<S = any> = Fallback<S>;
+/** @deprecated Use {@link FallbackOptions}; kept until `composition/dag.ts`, `composition/mapReduce.ts` and `workflow/evaluatorOptimizer.ts` import the new name. */
+export type FallbackOption<S> = FallbackOptions<S>;
+
+/**
  * A builder's result: an uncompiled `StateGraph`. Compile it with or without a
  * checkpointer (`graph.compile({ checkpointer })`).
  */
 export type BuiltGraph = StateGraph<any, any, any, string, any, any, any>;
 
 /**
- * Creates the StateGraph for `schemas` with the retry policy from `policy` as
- * the node default. Timeouts are set per node with {@link nodeOptions}, so that
+ * An error a {@link Fallback} must not replace: it fails the run even when the
+ * graph has a fallback (a fan-out whose items failed: its finished results are
+ * on the error, and `minSuccesses` is the option that keeps them).
+ */
+export interface NotForFallback {
+  readonly notForFallback: true;
+}
+
+function isNotForFallback(error: unknown): boolean {
+  return error instanceof LlmWorkflowsError && (error as Partial<NotForFallback>).notForFallback === true;
+}
+
+/**
+ * A copy of `error` (same class, message, stack and fields). A LangGraph error
+ * handler must not rethrow the node's own error object, which LangGraph 1.4
+ * then treats as handled (the run would end silently); a copy fails the run.
+ */
+function rethrowable(error: Error): Error {
+  return Object.create(Object.getPrototypeOf(error), Object.getOwnPropertyDescriptors(error)) as Error;
+}
+
+/** `config.configurable.__pregel_send`: how a task writes to channels (LangGraph 1.4 `CONFIG_KEY_SEND`). */
+const CONFIG_KEY_SEND = "__pregel_send";
+
+/**
+ * Where a node's own edges lead after `state`: static edges, conditional
+ * branches (evaluated on `state`) and join edges. Static and conditional
+ * targets come back as `goto` targets; for a join edge (`addEdge([a, b], c)`)
+ * the node's part of the join is written directly, so that `c` still waits for
+ * its other parents, exactly as after a success.
+ */
+async function followEdges(graph: BuiltGraph, node: string, state: unknown, config: LangGraphRunnableConfig | undefined): Promise<{ goto: unknown[]; writes: Array<[string, unknown]> }> {
+  const g = graph as unknown as {
+    edges: Set<[string, string]>;
+    waitingEdges: Set<[string[], string]>;
+    branches: Record<string, Record<string, { path: { invoke(input: unknown, config?: unknown): Promise<unknown> }; ends?: Record<string, string> }>>;
+  };
+  const goto: unknown[] = [];
+  const writes: Array<[string, unknown]> = [];
+  for (const [start, end] of g.edges) if (start === node) goto.push(end);
+  for (const [starts, end] of g.waitingEdges) if (starts.includes(node)) writes.push([`join:${starts.join("+")}:${end}`, node]);
+  for (const branch of Object.values(g.branches[node] ?? {})) {
+    const result = await branch.path.invoke(state, config);
+    for (const r of Array.isArray(result) ? result : [result]) goto.push(typeof r === "string" && branch.ends ? branch.ends[r] : r);
+  }
+  return { goto, writes };
+}
+
+/**
+ * The graph-wide LangGraph `errorHandler` of a graph built with a fallback:
+ * applies `fallback` (errors marked {@link NotForFallback} fail the run
+ * instead), then goes where the failed node's own edges lead, evaluated on
+ * its input state with the fallback's update applied (see {@link followEdges}).
+ */
+function fallbackAlongEdges(graph: BuiltGraph, fallback: Fallback) {
+  return async (state: Record<string, unknown>, nodeError: NodeError, config?: LangGraphRunnableConfig) => {
+    const error = nodeError.error instanceof Error ? nodeError.error : new Error(String(nodeError.error));
+    if (isNotForFallback(error)) throw rethrowable(error);
+    const update = (await fallback(error, state, nodeError.node)) ?? {};
+    const { goto, writes } = await followEdges(graph, nodeError.node, { ...state, ...update }, config);
+    if (writes.length) {
+      const send = (config?.configurable as Record<string, unknown> | undefined)?.[CONFIG_KEY_SEND];
+      if (typeof send !== "function") throw new Error(`LangGraph gave the error handler of "${nodeError.node}" no channel writer (${CONFIG_KEY_SEND}); a join after it cannot go on`);
+      send(writes);
+    }
+    return new Command({ update, goto: goto as string[] });
+  };
+}
+
+/**
+ * Creates the StateGraph for `schemas`, with the node defaults of `policy`:
+ * its retry policy ({@link resolveRetryPolicy}: the default unless `false`)
+ * and, with `nodeFallback`, a LangGraph error handler for every node that has none
+ * of its own: once a node's retries are spent, the fallback's update is
+ * applied and the run goes on along the node's own edges (static, conditional
+ * and join edges). Timeouts are set per node with {@link nodeOptions}, so that
  * fan-out workers can time themselves instead (see `fanOut.ts`).
  */
-export function createGraph(schemas: GraphSchemas, policy: PolicyOptions & { nodeFallback?: NodeFallback } = {}): BuiltGraph {
+export function createGraph(schemas: GraphSchemas, policy: PolicyOptions & { nodeFallback?: Fallback } = {}): BuiltGraph {
   const graph = new StateGraph(schemas.state as any, {
     ...(schemas.input ? { input: schemas.input } : {}),
     ...(schemas.output ? { output: schemas.output } : {}),
   } as any) as unknown as BuiltGraph;
-  const retryPolicy = policy.retryPolicy === undefined ? DEFAULT_RETRY_POLICY : policy.retryPolicy;
-  if (retryPolicy) graph.setNodeDefaults({ retryPolicy });
+  const retryPolicy = effectiveRetryPolicy(policy);
   const fallback = policy.nodeFallback;
-  const add = (graph as any).addNode.bind(graph);
-  // Every node function the builder adds reports its errors to the run's usage tracker, and gets
-  // the fallback if there is one (subgraphs and fan-out workers excepted).
-  (graph as any).addNode = (name: string | Record<string, unknown>, fn: unknown, options?: unknown) => {
-    if (typeof name !== "string" || typeof fn !== "function") return add(name, fn, options);
-    const withFallback = fallback && !(fn as any)[NO_FALLBACK] ? withNodeFallback(name, fn as NodeFn<any>, fallback, retryPolicy || undefined) : (fn as NodeFn<any>);
-    return add(name, reportingOutcome(withFallback), options);
-  };
+  graph.setNodeDefaults({
+    ...(retryPolicy ? { retryPolicy } : {}),
+    ...(fallback ? { errorHandler: fallbackAlongEdges(graph, fallback) as any } : {}),
+  });
   return graph;
 }
 
-/**
- * `fn`, reporting each attempt's outcome to the run's usage tracker (when the
- * facade runs the graph), so that the facade's node events carry the error of
- * a failed task: LangGraph's `tasks` stream does not, and a run-level callback
- * handler to catch it costs about 0.2 ms per task (see `models/factory.ts`).
- */
-function reportingOutcome<S>(fn: NodeFn<S>): NodeFn<S> {
-  return async (state, config) => {
-    const configurable = config?.configurable as Record<string, unknown> | undefined;
-    const tracker = configurable?.[USAGE_HANDLER_KEY];
-    if (!(tracker instanceof UsageTracker) || typeof configurable?.checkpoint_ns !== "string") return fn(state, config);
-    try {
-      const update = await fn(state, config);
-      tracker.noteTaskOutcome(configurable.checkpoint_ns);
-      return update;
-    } catch (error) {
-      if (!isGraphBubbleUp(error)) tracker.noteTaskOutcome(configurable.checkpoint_ns, error);
-      throw error;
-    }
-  };
-}
-
-/**
- * What a node writes instead of failing, once its retries are spent: the
- * update is applied and the graph goes on along the node's edges.
- */
-export type NodeFallback<S = any> = (error: Error, state: S, node: string) => Partial<S> | Promise<Partial<S>>;
-
-/**
- * The `fallback` option of the core builders (chain, router, parallel,
- * orchestrator-workers, evaluator-optimizer, DAG, map-reduce). Default: none,
- * the error fails the run (after the retry policy). Fan-out workers are not
- * covered: use `minSuccesses` for them.
- */
-export interface FallbackOption<S> {
-  fallback?: NodeFallback<S>;
-}
-
-/** Marks a node function that a builder-level fallback must not wrap (fan-out workers). */
-export const NO_FALLBACK = Symbol.for("llm-workflows.noFallback");
-
-/**
- * Wraps `fn` so that, once the retry policy will not try again (the last
- * attempt, or an error it does not retry), `fallback`'s update is returned in
- * place of the error. Interrupts and other graph signals pass through.
- */
-export function withNodeFallback<S>(name: string, fn: NodeFn<S>, fallback: NodeFallback<S>, retryPolicy?: RetryPolicy): NodeFn<S> {
-  return async (state, config) => {
-    try {
-      return await fn(state, config);
-    } catch (error) {
-      if (isGraphBubbleUp(error)) throw error;
-      const attempt = (config as { executionInfo?: { nodeAttempt?: number } }).executionInfo?.nodeAttempt ?? 1;
-      const willRetry = retryPolicy && attempt < (retryPolicy.maxAttempts ?? 3) && (retryPolicy.retryOn ? retryPolicy.retryOn(error) : true);
-      if (willRetry) throw error;
-      return fallback(error instanceof Error ? error : new Error(String(error)), state, name);
-    }
-  };
-}
-
 /** The retry policy nodes of a graph built with `policy` get (the default when unset; undefined for `false`). */
-export function effectiveRetryPolicy(policy: PolicyOptions): RetryPolicy | undefined {
-  const retryPolicy = policy.retryPolicy === undefined ? DEFAULT_RETRY_POLICY : policy.retryPolicy;
-  return retryPolicy || undefined;
+export function effectiveRetryPolicy(policy: PolicyOptions): ResolvedRetryPolicy | undefined {
+  return resolveRetryPolicy(policy.retryPolicy);
 }
 
 /** `addNode` options carrying `policy`'s timeout. */

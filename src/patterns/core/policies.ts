@@ -1,7 +1,7 @@
 /**
  * What the orchestration builders of `parameterChain.ts`, `forkJoin.ts`,
  * `scatterGather.ts`, `conditional.ts` and `loops.ts` share on top of
- * `common.ts`: the `fallback` option (built on LangGraph's node
+ * `graph.ts`: the `fallback` option (the one {@link Fallback} type, on LangGraph's node
  * `errorHandler`), build-time checks of node names, state fields and loop
  * bounds, and the record of a failed branch.
  *
@@ -27,25 +27,9 @@ import { Command, END, ReducedValue, type LangGraphRunnableConfig, type NodeErro
 import { z } from "zod";
 import { GraphDefinitionError } from "../../runtime/errors.js";
 import { checkNodeNames } from "./nodeNames.js";
-import { nodeOptions, type GraphSchemas, type PolicyOptions } from "./graph.js";
+import { nodeOptions, type Fallback, type FallbackOptions, type GraphSchemas, type PolicyOptions } from "./graph.js";
 
-/**
- * Replaces the update of a node that failed for good (after its retries; an
- * error or a timeout). Receives the error, the node's input state and the
- * node's name; returns the update to apply instead. May be async.
- * @typeParam S - The graph's state type.
- */
-export type Fallback<S> = (error: Error, state: S, node: string) => Partial<S> | Promise<Partial<S>>;
-
-/** The `fallback` option of the orchestration builders. */
-export interface FallbackOptions<S> {
-  /**
-   * What a node that still fails after its retries writes instead (see
-   * {@link Fallback}); the run then goes on where the node would have gone.
-   * Default: none, the error fails the run.
-   */
-  fallback?: Fallback<S>;
-}
+export type { Fallback, FallbackOptions };
 
 /** Options every orchestration builder accepts: schemas, `retryPolicy`, `timeoutMs`, `fallback`. */
 export interface OrchestrationOptions<S> extends GraphSchemas, PolicyOptions, FallbackOptions<S> {}

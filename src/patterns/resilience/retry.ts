@@ -7,29 +7,23 @@
  * Try -> Fail -> Wait -> Retry -> Fail -> Wait -> Retry -> Success
  * ```
  *
- * - {@link withRetry} builds a LangGraph `RetryPolicy` from plain options whose
- *   defaults are the project's ({@link DEFAULT_RETRY_POLICY}) and whose
- *   `retryOn` is {@link isTransientError}: HTTP 408/409/429 (with or without
- *   Retry-After)/5xx/529, timeouts and dropped connections are retried;
- *   400/401/403/404, aborts and this library's own errors (bad input, schema
- *   mismatch) never are.
+ * - {@link withRetry} builds a LangGraph `RetryPolicy` from plain options:
+ *   attempts ({@link DEFAULT_MAX_ATTEMPTS} by default) and `retryOn`
+ *   ({@link isTransientError} by default: HTTP 408/409/429/5xx/529, timeouts
+ *   and dropped connections; never 400/401/403/404, aborts or this library's
+ *   own errors); the intervals are LangGraph's own defaults unless given.
  * - {@link retryNode} wraps a node function so that an attempt failing with a
- *   `Retry-After` (or OpenAI's `retry-after-ms`) longer than the interval
- *   LangGraph is about to wait sleeps the difference *before* rethrowing:
+ *   `Retry-After` (or OpenAI's `retry-after-ms`) that LangGraph will retry
+ *   (`willRetry`, `runtime/retry.ts`) sleeps that long *before* rethrowing:
  *   LangGraph then sleeps its own interval (plus jitter) and retries, so the
  *   next attempt starts at least Retry-After after the failure. The wait is
  *   outside the attempt's timeout, which the wrapper applies itself around the
- *   node function only.
+ *   node function only (`withTimeout`, `runtime/retry.ts`).
  * - {@link buildRetry} is the pattern as a one-node graph (a subgraph to embed);
  *   {@link addPolicyNode} adds any node with the same behaviour to a graph of
  *   your own. Every builder of this part (`tryCatch`, `fallbackChain`, `saga`,
  *   `stateMachine`, `dynamicWorkflow`, `pipeline`, `pubSub`) adds your nodes
  *   through {@link addPolicyNode}.
- *
- * LangGraph's loop (1.4.x): after a failed attempt `n` (1-based) for which
- * `retryOn` is true and `n < maxAttempts`, it sleeps
- * `min(maxInterval, initialInterval * backoffFactor^(n-1))` ms, plus a random
- * 0-1000 ms when `jitter` is true, then runs the node again.
  *
  * @example
  * ```ts
@@ -45,35 +39,35 @@
 import { Command, END, NodeTimeoutError, START, isGraphBubbleUp, type LangGraphRunnableConfig, type NodeError, type RetryPolicy } from "@langchain/langgraph";
 import { ConfigurationError, LlmWorkflowsError } from "../../runtime/errors.js";
 import {
-  DEFAULT_INITIAL_INTERVAL_MS,
   DEFAULT_MAX_ATTEMPTS,
-  DEFAULT_MAX_INTERVAL_MS,
-  DEFAULT_RETRY_POLICY,
+  DEFAULT_MAX_RETRY_AFTER_MS,
   isTransientError,
+  resolveRetryPolicy,
+  retryAfterMs,
+  willRetry,
+  withTimeout,
+  type ResolvedRetryPolicy,
 } from "../../runtime/retry.js";
 import { checkNodeNames } from "../core/nodeNames.js";
-import { createGraph, type BuiltGraph, type GraphSchemas, type NodeFn, type PolicyOptions } from "../core/graph.js";
+import { createGraph, type BuiltGraph, type Fallback, type GraphSchemas, type NodeFn, type PolicyOptions } from "../core/graph.js";
 
-/** Longest `Retry-After` honoured by default, in ms; a longer one fails the node at once. */
-export const DEFAULT_MAX_RETRY_AFTER_MS = 60_000;
-/** LangGraph's defaults for a `RetryPolicy` field left out (1.4.x `_runWithRetry`). */
-const LANGGRAPH_DEFAULTS = { maxAttempts: 3, initialInterval: 500, backoffFactor: 2, maxInterval: 128_000 };
+// The runtime's one parser, policy resolver and Retry-After limit, where this pattern's users look for them.
+export { DEFAULT_MAX_RETRY_AFTER_MS, resolveRetryPolicy, retryAfterMs };
+
 /** A policy of one attempt: what `retryPolicy: false` sets on a node (a node without one would get the graph's default). */
 export const NO_RETRY: RetryPolicy = { maxAttempts: 1 };
-/** How deep `cause` chains are searched for headers. */
-const MAX_CAUSE_DEPTH = 8;
 
 /** Plain options of {@link withRetry}; every field is optional. */
 export interface RetryOptions {
   /** Attempts of one node, the first included (whole number >= 1). Default {@link DEFAULT_MAX_ATTEMPTS} (3). */
   maxAttempts?: number;
-  /** Wait before the first retry, in ms (>= 0). Default {@link DEFAULT_INITIAL_INTERVAL_MS} (500). */
+  /** Wait before the first retry, in ms (>= 0). Default: LangGraph's (500). */
   initialIntervalMs?: number;
-  /** Multiplier of the wait after each retry (>= 1). Default 2. */
+  /** Multiplier of the wait after each retry (>= 1). Default: LangGraph's (2). */
   backoffFactor?: number;
-  /** Longest wait between two attempts, in ms (>= 0). Default {@link DEFAULT_MAX_INTERVAL_MS} (30 000). */
+  /** Longest wait between two attempts, in ms (>= 0). Default: LangGraph's (128 000). */
   maxIntervalMs?: number;
-  /** Add LangGraph's random 0-1000 ms to each wait. Default true. */
+  /** Add LangGraph's random 0-1000 ms to each wait. Default: LangGraph's (true). */
   jitter?: boolean;
   /** Which errors to retry. Default {@link isTransientError}. */
   retryOn?: (error: unknown) => boolean;
@@ -82,94 +76,40 @@ export interface RetryOptions {
 }
 
 /**
- * A LangGraph `RetryPolicy` from plain options (see {@link RetryOptions} for
- * the defaults: 3 attempts, 500 ms doubling up to 30 s, jitter, `retryOn:
- * isTransientError`). `withRetry()` equals {@link DEFAULT_RETRY_POLICY}.
+ * A LangGraph `RetryPolicy` from plain options (see {@link RetryOptions}):
+ * `maxAttempts` (default 3), `retryOn` (default {@link isTransientError}),
+ * `logWarning` (default false) and only the interval fields given, so that
+ * LangGraph's own interval defaults apply to the others. `withRetry()` has
+ * the same fields as `DEFAULT_RETRY_POLICY`.
  *
  * @throws {ConfigurationError} naming the first option out of range.
  */
-export function withRetry(options: RetryOptions = {}): RetryPolicy {
+export function withRetry(options: RetryOptions = {}): ResolvedRetryPolicy {
   const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
-  const initialInterval = options.initialIntervalMs ?? DEFAULT_INITIAL_INTERVAL_MS;
-  const backoffFactor = options.backoffFactor ?? 2;
-  const maxInterval = options.maxIntervalMs ?? DEFAULT_MAX_INTERVAL_MS;
+  const { initialIntervalMs, backoffFactor, maxIntervalMs, jitter } = options;
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new ConfigurationError("maxAttempts", "a whole number >= 1", options.maxAttempts);
-  if (!(initialInterval >= 0) || !Number.isFinite(initialInterval)) throw new ConfigurationError("initialIntervalMs", "a number of ms >= 0", options.initialIntervalMs);
-  if (!(backoffFactor >= 1) || !Number.isFinite(backoffFactor)) throw new ConfigurationError("backoffFactor", "a number >= 1", options.backoffFactor);
-  if (!(maxInterval >= 0) || !Number.isFinite(maxInterval)) throw new ConfigurationError("maxIntervalMs", "a number of ms >= 0", options.maxIntervalMs);
+  if (initialIntervalMs !== undefined && !(initialIntervalMs >= 0 && Number.isFinite(initialIntervalMs))) throw new ConfigurationError("initialIntervalMs", "a number of ms >= 0", initialIntervalMs);
+  if (backoffFactor !== undefined && !(backoffFactor >= 1 && Number.isFinite(backoffFactor))) throw new ConfigurationError("backoffFactor", "a number >= 1", backoffFactor);
+  if (maxIntervalMs !== undefined && !(maxIntervalMs >= 0 && Number.isFinite(maxIntervalMs))) throw new ConfigurationError("maxIntervalMs", "a number of ms >= 0", maxIntervalMs);
   return {
     maxAttempts,
-    initialInterval,
-    backoffFactor,
-    maxInterval,
-    jitter: options.jitter ?? true,
+    ...(initialIntervalMs !== undefined ? { initialInterval: initialIntervalMs } : {}),
+    ...(backoffFactor !== undefined ? { backoffFactor } : {}),
+    ...(maxIntervalMs !== undefined ? { maxInterval: maxIntervalMs } : {}),
+    ...(jitter !== undefined ? { jitter } : {}),
     retryOn: options.retryOn ?? isTransientError,
     logWarning: options.logWarning ?? false,
   };
 }
 
 /**
- * The retry policy `policy` stands for: {@link DEFAULT_RETRY_POLICY} when
- * undefined, none when `false`; a policy without `retryOn` gets
- * {@link isTransientError} (so that {@link retryNode} and LangGraph agree on
- * what is retried).
- */
-export function resolveRetryPolicy(policy: RetryPolicy | false | undefined): RetryPolicy | undefined {
-  if (policy === false) return undefined;
-  if (policy === undefined) return DEFAULT_RETRY_POLICY;
-  return policy.retryOn ? policy : { ...policy, retryOn: isTransientError };
-}
-
-/**
- * The wait LangGraph sleeps after failed attempt `attempt` (1-based) of a node
- * with `policy`, jitter excluded, in ms.
+ * @deprecated Not used by the library any more (`retryNode` waits the whole
+ * Retry-After); LangGraph 1.4's interval for attempt `attempt` with its
+ * defaults filled in. Kept only so that `src/index.ts` links until its export
+ * is removed; then delete this function.
  */
 export function backoffIntervalMs(policy: RetryPolicy, attempt: number): number {
-  const initial = policy.initialInterval ?? LANGGRAPH_DEFAULTS.initialInterval;
-  const factor = policy.backoffFactor ?? LANGGRAPH_DEFAULTS.backoffFactor;
-  const max = policy.maxInterval ?? LANGGRAPH_DEFAULTS.maxInterval;
-  return Math.min(max, initial * factor ** (attempt - 1));
-}
-
-function headerOf(headers: unknown, name: string): string | undefined {
-  if (!headers || typeof headers !== "object") return undefined;
-  const h = headers as { get?: (n: string) => unknown } & Record<string, unknown>;
-  if (typeof h.get === "function") {
-    const v = h.get(name);
-    if (v !== null && v !== undefined) return String(v);
-  }
-  for (const [key, value] of Object.entries(h)) {
-    if (key.toLowerCase() === name && value !== undefined && value !== null) return String(Array.isArray(value) ? value[0] : value);
-  }
-  return undefined;
-}
-
-/**
- * How long `error` asks to wait before the next attempt, in ms, from its
- * `retry-after-ms` header (ms, OpenAI's) or `Retry-After` header (delay in
- * seconds, or an HTTP date, counted from `now`). Headers are looked for on
- * `error.headers`, `error.response.headers` and `error.error.headers` (plain
- * objects or `Headers`), then along the `cause` chain. Undefined when there is
- * none or it cannot be read; a date in the past gives 0.
- *
- * @param now - The current time, in ms since the epoch (a fake clock in tests).
- */
-export function retryAfterMs(error: unknown, now: number = Date.now()): number | undefined {
-  let current: unknown = error;
-  for (let depth = 0; current && typeof current === "object" && depth <= MAX_CAUSE_DEPTH; depth++) {
-    const e = current as { headers?: unknown; response?: { headers?: unknown }; error?: { headers?: unknown }; cause?: unknown };
-    for (const headers of [e.headers, e.response?.headers, e.error?.headers]) {
-      const ms = headerOf(headers, "retry-after-ms");
-      if (ms !== undefined && /^\s*\d+(\.\d+)?\s*$/.test(ms)) return Number(ms);
-      const value = headerOf(headers, "retry-after");
-      if (value === undefined) continue;
-      if (/^\s*\d+(\.\d+)?\s*$/.test(value)) return Number(value) * 1000;
-      const date = Date.parse(value);
-      if (!Number.isNaN(date)) return Math.max(0, date - now);
-    }
-    current = e.cause;
-  }
-  return undefined;
+  return Math.min(policy.maxInterval ?? 128_000, (policy.initialInterval ?? 500) * (policy.backoffFactor ?? 2) ** (attempt - 1));
 }
 
 /** The provider asked to wait longer than the node allows (`maxRetryAfterMs`); not retried. */
@@ -241,39 +181,18 @@ export interface RetryNodeOptions {
   clock?: RetryClock;
 }
 
-/** Runs `run` with `config.signal` combined with a timeout of `ms` (LangGraph's `NodeTimeoutError`). */
-async function withAttemptTimeout<T>(run: (config: LangGraphRunnableConfig) => Promise<T>, config: LangGraphRunnableConfig, ms: number | undefined, node: string): Promise<T> {
-  if (!ms) return run(config);
-  const controller = new AbortController();
-  const signal = config.signal ? AbortSignal.any([config.signal, controller.signal]) : controller.signal;
-  const started = Date.now();
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const error = new NodeTimeoutError({ node, elapsed: Date.now() - started, kind: "run", runTimeout: ms });
-      controller.abort(error);
-      reject(error);
-    }, ms);
-  });
-  try {
-    return await Promise.race([run({ ...config, signal }), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /**
  * Wraps node function `fn` (any node input: a state or a `Send` payload) so
  * that Retry-After is honoured by LangGraph's retry loop, and applies
  * `timeoutMs` to each attempt of `fn` itself.
  *
- * When an attempt fails and LangGraph will retry it (`retryOn(error)` and
- * attempts left, read from `config.executionInfo.nodeAttempt`), and the error
- * carries a Retry-After ({@link retryAfterMs}) longer than LangGraph's interval
- * for that attempt ({@link backoffIntervalMs}), the wrapper sleeps the
- * difference before rethrowing, so the next attempt starts no sooner than
- * Retry-After after the failure. A Retry-After above `maxRetryAfterMs` is
- * thrown as {@link RetryAfterTooLongError} (not retried). Interrupts and other
+ * When an attempt fails, LangGraph will retry it (`willRetry`: attempts left
+ * and `retryOn(error)`, the attempt read from `config.executionInfo.nodeAttempt`)
+ * and the error carries a Retry-After (`retryAfterMs`), the wrapper sleeps that
+ * long before rethrowing, so the next attempt starts no sooner than
+ * Retry-After after the failure (LangGraph's own interval comes on top). A
+ * Retry-After above `maxRetryAfterMs` is thrown as
+ * {@link RetryAfterTooLongError} (not retried). Interrupts and other
  * LangGraph control flow pass through untouched.
  *
  * @returns A node function to add with `{ retryPolicy: options.policy }` and
@@ -286,21 +205,22 @@ export function retryNode<I, O>(
   const name = options.name ?? "node";
   const clock = options.clock ?? realClock;
   const maxRetryAfter = options.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
-  const policy = options.policy;
+  const policy = options.policy ? resolveRetryPolicy(options.policy) : undefined;
+  const timeoutMs = options.timeoutMs;
   return async (input, config) => {
     try {
-      return await withAttemptTimeout(async (c) => fn(input, c), config, options.timeoutMs, name);
+      if (!timeoutMs) return await fn(input, config);
+      const started = clock.now();
+      return await withTimeout((signal) => fn(input, { ...config, signal }), timeoutMs, {
+        signal: config.signal,
+        timeoutError: () => new NodeTimeoutError({ node: name, elapsed: clock.now() - started, kind: "run", runTimeout: timeoutMs }),
+      });
     } catch (error) {
-      if (!policy || isGraphBubbleUp(error)) throw error;
-      const attempt = config.executionInfo?.nodeAttempt ?? 1;
-      const maxAttempts = policy.maxAttempts ?? LANGGRAPH_DEFAULTS.maxAttempts;
-      const retryOn = policy.retryOn ?? isTransientError;
-      if (attempt >= maxAttempts || !retryOn(error)) throw error;
+      if (isGraphBubbleUp(error) || !willRetry(policy, error, config.executionInfo?.nodeAttempt ?? 1)) throw error;
       const asked = retryAfterMs(error, clock.now());
       if (asked === undefined) throw error;
       if (asked > maxRetryAfter) throw new RetryAfterTooLongError(name, asked, maxRetryAfter, error);
-      const remaining = asked - backoffIntervalMs(policy, attempt);
-      if (remaining > 0) await clock.sleep(remaining, config.signal);
+      if (asked > 0) await clock.sleep(asked, config.signal);
       throw error;
     }
   };
@@ -316,7 +236,7 @@ export interface NodePolicyOptions extends PolicyOptions {
 
 /**
  * Adds node `name` running `fn` to `graph` with `policy`'s retry policy
- * (default {@link DEFAULT_RETRY_POLICY}; `false`: {@link NO_RETRY}, one
+ * (default `DEFAULT_RETRY_POLICY`, resolved by `resolveRetryPolicy`; `false`: {@link NO_RETRY}, one
  * attempt) set on the node, and `policy.timeoutMs` per attempt, through
  * {@link retryNode} (Retry-After honoured). `extra` is passed to `addNode` (`errorHandler`, `ends`, ...); an
  * `extra.retryPolicy` replaces the node's policy.
@@ -324,7 +244,7 @@ export interface NodePolicyOptions extends PolicyOptions {
  * @returns `graph`, for chaining.
  */
 export function addPolicyNode(graph: BuiltGraph, name: string, fn: (input: any, config: LangGraphRunnableConfig) => unknown, policy: NodePolicyOptions = {}, extra: Record<string, unknown> = {}): BuiltGraph {
-  const retryPolicy = "retryPolicy" in extra ? (extra.retryPolicy as RetryPolicy | undefined) : resolveRetryPolicy(policy.retryPolicy);
+  const retryPolicy = resolveRetryPolicy("retryPolicy" in extra ? ((extra.retryPolicy as RetryPolicy | undefined) ?? false) : policy.retryPolicy);
   const run = retryNode(fn, { name, policy: retryPolicy, timeoutMs: policy.timeoutMs, maxRetryAfterMs: policy.maxRetryAfterMs, clock: policy.clock });
   // No policy must also override the graph's default (setNodeDefaults): one attempt.
   (graph as any).addNode(name, run, { ...extra, retryPolicy: retryPolicy ?? NO_RETRY });
@@ -370,12 +290,8 @@ export function addHandledNode(
   return graph;
 }
 
-/**
- * The `fallback` option (as in the orchestration builders of `policies.ts`):
- * what a node that still fails after its retries writes instead; gets the
- * error, the node's input state and the node's name.
- */
-export type FallbackFn<S> = (error: Error, state: S, node: string) => Partial<S> | Promise<Partial<S>>;
+/** @deprecated Use `Fallback` (`core/graph.ts`); kept until `composition/dynamicWorkflow.ts` and `composition/pipeline.ts` import the new name. */
+export type FallbackFn<S> = Fallback<S>;
 
 /** Options of {@link buildRetry}. */
 export interface RetryGraphOptions<S> extends GraphSchemas, NodePolicyOptions {
@@ -385,12 +301,12 @@ export interface RetryGraphOptions<S> extends GraphSchemas, NodePolicyOptions {
    * What the step writes instead when its attempts run out (the run then
    * ends normally). Default: none, the last error fails the run.
    */
-  fallback?: FallbackFn<S>;
+  fallback?: Fallback<S>;
 }
 
 /**
  * Builds the retry pattern as a graph: `START -> step -> END`, the step retried
- * by LangGraph with `retryPolicy` (default {@link DEFAULT_RETRY_POLICY}; build
+ * by LangGraph with `retryPolicy` (default `DEFAULT_RETRY_POLICY`; build
  * one with {@link withRetry}), each attempt limited to `timeoutMs`, Retry-After
  * honoured (see {@link retryNode}). When the attempts run out, `fallback`'s
  * update is written instead, or without one the last error fails the run

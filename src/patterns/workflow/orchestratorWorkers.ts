@@ -32,11 +32,11 @@
  */
 import { END, Overwrite, START, type LangGraphRunnableConfig } from "@langchain/langgraph";
 import { checkNodeNames } from "../core/nodeNames.js";
-import { createGraph, nodeOptions, type BuiltGraph, type GraphSchemas, type NodeFn, type PolicyOptions, type FallbackOption } from "../core/graph.js";
+import { createGraph, nodeOptions, type BuiltGraph, type GraphSchemas, type NodeFn, type PolicyOptions, type FallbackOptions } from "../core/graph.js";
 import { addFanOut, orderedResults, type Indexed } from "../core/fanOut.js";
 
 /** Options of {@link buildOrchestratorWorkers}. */
-export interface OrchestratorWorkersOptions<S, T, C, R> extends GraphSchemas, PolicyOptions, FallbackOption<S> {
+export interface OrchestratorWorkersOptions<S, T, C, R> extends GraphSchemas, PolicyOptions, FallbackOptions<S> {
   /** Plans the work: writes what `subtasks` reads. */
   orchestrator: { name: string; run: NodeFn<S> };
   /** The planned subtasks. */
@@ -71,6 +71,7 @@ export interface OrchestratorWorkersOptions<S, T, C, R> extends GraphSchemas, Po
  * Builds orchestrator-workers (see the module doc).
  * @throws {GraphDefinitionError} on a reserved or duplicate node name.
  * @throws {FanOutIncompleteError} at run time if a worker's result is missing or repeated.
+ * @throws {FanOutFailedError} at run time when subtasks failed after their retries (naming them, with the finished results).
  */
 export function buildOrchestratorWorkers<S, T, C = undefined, R = unknown>(
   options: OrchestratorWorkersOptions<S, T, C, R>,
@@ -90,7 +91,7 @@ export function buildOrchestratorWorkers<S, T, C = undefined, R = unknown>(
   }), nodeOptions(options));
   graph.addNode(options.synthesizer.name, (state: S, config: LangGraphRunnableConfig) => {
     const entries = (state as Record<string, Indexed<R>[]>)[options.resultsKey] ?? [];
-    const results = orderedResults(entries, options.subtasks(state).length, options.worker.name);
+    const results = orderedResults(entries, options.subtasks(state).length, options.worker.name, options.subtasks(state));
     return options.synthesizer.run(state, results, config);
   }, nodeOptions(options));
   graph.addEdge(START, options.orchestrator.name);
@@ -104,6 +105,7 @@ export function buildOrchestratorWorkers<S, T, C = undefined, R = unknown>(
     then: options.synthesizer.name,
     maxConcurrency: options.maxConcurrency,
     timeoutMs: options.timeoutMs,
+    retryPolicy: options.retryPolicy,
     divert: sequential && {
       path: (state, config) => (sequential.when(state, config) ? sequential.name : undefined),
       targets: [sequential.name],

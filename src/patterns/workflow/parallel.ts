@@ -15,8 +15,8 @@ import { END, Overwrite, ReducedValue, START, type LangGraphRunnableConfig } fro
 import { z } from "zod";
 import { GraphDefinitionError } from "../../runtime/errors.js";
 import { checkNodeNames } from "../core/nodeNames.js";
-import { createGraph, effectiveRetryPolicy, nodeOptions, type BuiltGraph, type GraphSchemas, type NodeFn, type PolicyOptions, type FallbackOption } from "../core/graph.js";
-import { addFanOut, DEFAULT_MAX_WORKER_TASKS, settledResults, type Indexed, type WorkerFailure } from "../core/fanOut.js";
+import { createGraph, nodeOptions, type BuiltGraph, type GraphSchemas, type NodeFn, type PolicyOptions, type FallbackOptions, type NotForFallback } from "../core/graph.js";
+import { addFanOut, DEFAULT_MAX_WORKER_TASKS, describeFailures, FanOutFailedError, settledResults, type Indexed, type WorkerFailure } from "../core/fanOut.js";
 import { LlmWorkflowsError } from "../../runtime/errors.js";
 
 /** How a parallel map's workers fared: the failures (tolerated ones) and whether the results are partial. */
@@ -26,16 +26,25 @@ export interface MapOutcome {
   partial: boolean;
 }
 
-/** Fewer items succeeded than the run's `minSuccesses`. */
-export class TooFewSuccessesError extends LlmWorkflowsError {
+/**
+ * Fewer items succeeded than the run's `minSuccesses`. Like
+ * {@link FanOutFailedError}, it names the failed items and carries the
+ * finished results (`partial`).
+ */
+export class TooFewSuccessesError<T = unknown> extends LlmWorkflowsError implements NotForFallback {
+  readonly notForFallback = true as const;
+  /** The failed items, in index order. */
   readonly failures: WorkerFailure[];
+  /** Every item's result in input order; undefined where the item failed. */
+  readonly partial: Array<T | undefined>;
 
-  constructor(worker: string, succeeded: number, required: number, failures: WorkerFailure[]) {
+  constructor(worker: string, succeeded: number, required: number, failures: WorkerFailure[], partial: Array<T | undefined> = []) {
     super(
       "TOO_FEW_SUCCESSES",
-      `${worker}: ${succeeded} item(s) succeeded, at least ${required} required; failures: ${failures.slice(0, 5).map((f) => `#${f.index} ${f.error}`).join("; ")}${failures.length > 5 ? ` (+${failures.length - 5} more)` : ""}`,
+      `${worker}: ${succeeded} item(s) succeeded, at least ${required} required (minSuccesses); failures: ${describeFailures(failures)}. The finished results are kept on this error (partial)`,
     );
     this.failures = failures;
+    this.partial = partial;
   }
 }
 
@@ -44,7 +53,7 @@ export const DISPATCH_NODE = "dispatch";
 export const COLLECT_NODE = "collect";
 
 /** Options of {@link buildParallelMap}. */
-export interface ParallelMapOptions<S, I, C, R> extends GraphSchemas, PolicyOptions, FallbackOption<S> {
+export interface ParallelMapOptions<S, I, C, R> extends GraphSchemas, PolicyOptions, FallbackOptions<S> {
   /** The items to map; one worker task each. */
   items: (state: S) => readonly I[];
   /** Values of the state every worker gets. */
@@ -56,12 +65,13 @@ export interface ParallelMapOptions<S, I, C, R> extends GraphSchemas, PolicyOpti
   /** Turns the results, in input order, into the final update (e.g. `{ results }`). */
   collect: (results: R[], state: S, outcome: MapOutcome) => Partial<S>;
   /**
-   * Tolerated failures: with a number, a worker that still fails after its
-   * retries is recorded instead of failing the run, and the run finishes
-   * (marked partial, the failures listed) when at least that many items
-   * succeeded; below it, a {@link TooFewSuccessesError}. Read per run;
-   * undefined (the default) fails the run on the first failure, keeping the
-   * finished workers' results in the checkpoint for a resume.
+   * Tolerated failures. An item that still fails after its retries never
+   * stops the other items; once all are done, with a number here the run
+   * finishes (marked partial, the failures listed) when at least that many
+   * items succeeded, and below it fails with a {@link TooFewSuccessesError}.
+   * Undefined (the default): any failed item fails the run with a
+   * {@link FanOutFailedError} naming the failed items, with every finished
+   * result on the error (`partial`). Read per run.
    */
   minSuccesses?: (state: S) => number | undefined;
   /** Concurrency limit of the fan-out for a run (undefined: unbounded). */
@@ -85,6 +95,8 @@ export interface ParallelMapOptions<S, I, C, R> extends GraphSchemas, PolicyOpti
  *
  * @throws {GraphDefinitionError} on a reserved or duplicate node name.
  * @throws {FanOutIncompleteError} at run time if a result is missing or repeated.
+ * @throws {FanOutFailedError} at run time when items failed and `minSuccesses` is not set.
+ * @throws {TooFewSuccessesError} at run time when fewer than `minSuccesses` items succeeded.
  */
 export function buildParallelMap<S, I, C = undefined, R = unknown>(options: ParallelMapOptions<S, I, C, R>): BuiltGraph {
   checkNodeNames("buildParallelMap", [DISPATCH_NODE, options.worker.name, COLLECT_NODE]);
@@ -92,11 +104,12 @@ export function buildParallelMap<S, I, C = undefined, R = unknown>(options: Para
   graph.addNode(DISPATCH_NODE, () => ({ [options.resultsKey]: new Overwrite([]) }));
   graph.addNode(COLLECT_NODE, (state: S) => {
     const entries = (state as Record<string, Indexed<R>[]>)[options.resultsKey] ?? [];
-    const expected = options.items(state).length;
-    const { values, failures } = settledResults(entries, expected, options.worker.name);
+    const items = options.items(state);
+    const { values, failures } = settledResults(entries, items.length, options.worker.name, items);
     const min = options.minSuccesses?.(state);
-    if (failures.length && min !== undefined && expected - failures.length < min) {
-      throw new TooFewSuccessesError(options.worker.name, expected - failures.length, min, failures);
+    if (failures.length && min === undefined) throw new FanOutFailedError(options.worker.name, failures, values);
+    if (failures.length && min !== undefined && items.length - failures.length < min) {
+      throw new TooFewSuccessesError(options.worker.name, items.length - failures.length, min, failures, values);
     }
     return options.collect(values as R[], state, { failures, partial: failures.length > 0 });
   });
@@ -111,8 +124,7 @@ export function buildParallelMap<S, I, C = undefined, R = unknown>(options: Para
     then: COLLECT_NODE,
     maxConcurrency: options.maxConcurrency,
     timeoutMs: options.timeoutMs,
-    tolerateFailures: options.minSuccesses ? (s) => options.minSuccesses!(s) !== undefined : undefined,
-    retryPolicy: effectiveRetryPolicy(options),
+    retryPolicy: options.retryPolicy,
     maxTasks: (state, config) => options.maxTasks?.(state, config) ?? DEFAULT_MAX_WORKER_TASKS,
   });
   graph.addEdge(COLLECT_NODE, END);
@@ -132,7 +144,7 @@ export function keyedResults<T extends z.ZodType>(value: T): ReducedValue<Record
 }
 
 /** Options of {@link buildSectioning}. */
-export interface SectioningOptions<S, R> extends GraphSchemas, PolicyOptions, FallbackOption<S> {
+export interface SectioningOptions<S, R> extends GraphSchemas, PolicyOptions, FallbackOptions<S> {
   /** Section name -> function producing that section's value from the state. */
   sections: Record<string, (state: S, config: LangGraphRunnableConfig) => Promise<R> | R>;
   /** State key of the `keyedResults(...)` channel the sections write. */

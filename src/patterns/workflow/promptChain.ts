@@ -22,7 +22,7 @@
 import { END, START } from "@langchain/langgraph";
 import { z } from "zod";
 import { GraphDefinitionError } from "../../runtime/errors.js";
-import { createGraph, nodeOptions, type BuiltGraph, type GraphSchemas, type NodeFn, type PolicyOptions, type FallbackOption } from "../core/graph.js";
+import { createGraph, nodeOptions, type BuiltGraph, type GraphSchemas, type NodeFn, type PolicyOptions, type FallbackOptions } from "../core/graph.js";
 import { checkNodeNames } from "../core/nodeNames.js";
 
 /** State fields a chain needs: spread them into your `StateSchema`. */
@@ -50,7 +50,7 @@ export interface ChainStep<S> {
 export type ChainGate<S> = (state: S, step: string) => string | undefined | null;
 
 /** Options of {@link buildPromptChain}. */
-export interface PromptChainOptions<S> extends GraphSchemas, PolicyOptions, FallbackOption<S> {
+export interface PromptChainOptions<S> extends GraphSchemas, PolicyOptions, FallbackOptions<S> {
   steps: ChainStep<S>[];
   gate?: ChainGate<S>;
   /**

@@ -24,7 +24,7 @@ import { END, START, type LangGraphRunnableConfig } from "@langchain/langgraph";
 import type { Runnable } from "@langchain/core/runnables";
 import { GraphDefinitionError } from "../../runtime/errors.js";
 import { checkNodeNames } from "../core/nodeNames.js";
-import { createGraph, nodeOptions, type BuiltGraph, type GraphSchemas, type NodeFn, type PolicyOptions, type NodeFallback } from "../core/graph.js";
+import { createGraph, nodeOptions, type BuiltGraph, type GraphSchemas, type NodeFn, type PolicyOptions, type Fallback } from "../core/graph.js";
 
 /**
  * Confidence below which a decision goes to the fallback route. Seed 002 treats
@@ -73,7 +73,7 @@ export interface RouterOptions<S> extends GraphSchemas, PolicyOptions {
    * builders' `fallback` option; here `fallback` is the fallback route).
    * Default: none.
    */
-  nodeFallback?: NodeFallback<S>;
+  nodeFallback?: Fallback<S>;
   /** The classifier node; it writes the fields `decision` reads. */
   classifier: { name: string; run: NodeFn<S> };
   /** Reads the classifier's decision from the state. */
