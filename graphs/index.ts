@@ -94,7 +94,7 @@ export {
   faqGeneration,
   codeGeneration,
 };
-export { InMemorySupportDesk, setDefaultSupportDesk, type SupportDesk } from "./lib/supportDesk.js";
+export { InMemorySupportDesk, DerivedIdSupportDesk, DEMO_SUPPORT_DESK, SUPPORT_DESK_KEY, supportDeskFrom, type SupportDesk, type SupportDeskConfigurable } from "./lib/supportDesk.js";
 export {
   runPythonTests,
   PythonUnavailableError,
