@@ -1,56 +1,71 @@
 /**
- * Rewrites the Mermaid diagrams in README.md from the graphs themselves: each
- * block between `<!-- mermaid:NAME -->` and `<!-- /mermaid:NAME -->` becomes
- * the output of `drawMermaid()` for workflow NAME. `npm run docs` runs it; a
- * test fails when the README and the graphs disagree.
+ * Rewrites the Mermaid diagrams of the documentation from the graphs
+ * themselves (`npm run docs`); `test/readme.test.ts` fails when a page and the
+ * graphs disagree.
+ *
+ * - docs/workflows.md: each block between `<!-- mermaid:NAME -->` and
+ *   `<!-- /mermaid:NAME -->` is `drawMermaid()` of the ready workflow NAME.
+ * - docs/patterns.md: each block between `<!-- mermaid:example:NAME -->` and
+ *   `<!-- /mermaid:example:NAME -->` is `drawMermaid()` of the builder example
+ *   NAME (`graphs/examples/`).
+ *
+ * Every workflow and every example must have its block on its page.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { workflowNames, getWorkflow } from "../graphs/index.js";
 import { examplesA } from "../graphs/examples/compositionAndControl.js";
 import { examples as examplesB } from "../graphs/examples/resilienceAndState.js";
 
-/** The builders' example graphs, by README marker name (`<!-- mermaid:example:NAME -->`). */
-export const EXAMPLES: Record<string, { getGraph(): { drawMermaid(): string } }> = { ...examplesA };
-
-const README = new URL("../README.md", import.meta.url);
-
-/** The README block for `name`'s diagram, markers included. */
-export function diagramBlock(name: string): string {
-  const mermaid = getWorkflow(name).graph.getGraph().drawMermaid().trim();
-  return `<!-- mermaid:${name} -->\n\`\`\`mermaid\n${mermaid}\n\`\`\`\n<!-- /mermaid:${name} -->`;
+interface Drawable {
+  getGraph(): { drawMermaid(): string };
 }
 
-/** The README block for a builder example's diagram. */
-export function exampleBlock(name: string): string {
-  const mermaid = EXAMPLES[name].getGraph().drawMermaid().trim();
-  return `<!-- mermaid:example:${name} -->\n\`\`\`mermaid\n${mermaid}\n\`\`\`\n<!-- /mermaid:example:${name} -->`;
+/** The builders' example graphs, by marker name (`<!-- mermaid:example:NAME -->`). */
+export const EXAMPLES: Record<string, Drawable> = { ...examplesA, ...examplesB };
+
+/** The pages whose diagrams this script keeps, relative to the project root. */
+export const DIAGRAM_PAGES = {
+  workflows: "docs/workflows.md",
+  patterns: "docs/patterns.md",
+} as const;
+
+function block(marker: string, graph: Drawable): string {
+  const mermaid = graph.getGraph().drawMermaid().trim();
+  return `<!-- mermaid:${marker} -->\n\`\`\`mermaid\n${mermaid}\n\`\`\`\n<!-- /mermaid:${marker} -->`;
 }
 
-/** `text` with every diagram block (workflows and builder examples) replaced by the current one. */
-export function withDiagrams(text: string): string {
+function replaceAll(page: string, text: string, graphs: Record<string, Drawable>, prefix: string): string {
   let out = text;
-  for (const [name, graph] of Object.entries(examplesB)) {
-    const pattern = new RegExp(`<!-- mermaid-pattern:${name} -->[\\s\\S]*?<!-- /mermaid-pattern:${name} -->`);
-    if (!pattern.test(out)) throw new Error(`README.md has no <!-- mermaid-pattern:${name} --> block`);
-    const block = `<!-- mermaid-pattern:${name} -->\n\`\`\`mermaid\n${graph.getGraph().drawMermaid().trim()}\n\`\`\`\n<!-- /mermaid-pattern:${name} -->`;
-    out = out.replace(pattern, () => block);
-  }
-  for (const name of Object.keys(EXAMPLES)) {
-    const pattern = new RegExp(`<!-- mermaid:example:${name} -->[\\s\\S]*?<!-- /mermaid:example:${name} -->`);
-    if (!pattern.test(out)) throw new Error(`README.md has no <!-- mermaid:example:${name} --> block`);
-    out = out.replace(pattern, () => exampleBlock(name));
-  }
-  for (const name of workflowNames) {
-    const pattern = new RegExp(`<!-- mermaid:${name} -->[\\s\\S]*?<!-- /mermaid:${name} -->`);
-    if (!pattern.test(out)) throw new Error(`README.md has no <!-- mermaid:${name} --> block`);
-    out = out.replace(pattern, () => diagramBlock(name));
+  for (const [name, graph] of Object.entries(graphs)) {
+    const marker = `${prefix}${name}`;
+    const pattern = new RegExp(`<!-- mermaid:${marker} -->[\\s\\S]*?<!-- /mermaid:${marker} -->`);
+    if (!pattern.test(out)) throw new Error(`${page} has no <!-- mermaid:${marker} --> block`);
+    out = out.replace(pattern, () => block(marker, graph));
   }
   return out;
 }
 
+/** docs/workflows.md's `text` with every workflow's diagram block replaced by the current one. */
+export function withWorkflowDiagrams(text: string): string {
+  const graphs = Object.fromEntries(workflowNames.map((name) => [name, getWorkflow(name).graph as Drawable]));
+  return replaceAll(DIAGRAM_PAGES.workflows, text, graphs, "");
+}
+
+/** docs/patterns.md's `text` with every builder example's diagram block replaced by the current one. */
+export function withPatternDiagrams(text: string): string {
+  return replaceAll(DIAGRAM_PAGES.patterns, text, EXAMPLES, "example:");
+}
+
 if (import.meta.url === new URL(`file://${process.argv[1]}`).href) {
-  const before = readFileSync(README, "utf8");
-  const after = withDiagrams(before);
-  writeFileSync(README, after);
-  process.stdout.write(after === before ? "README.md diagrams are up to date\n" : "README.md diagrams rewritten\n");
+  const root = new URL("..", import.meta.url);
+  for (const [page, rewrite] of [
+    [DIAGRAM_PAGES.workflows, withWorkflowDiagrams],
+    [DIAGRAM_PAGES.patterns, withPatternDiagrams],
+  ] as const) {
+    const file = new URL(page, root);
+    const before = readFileSync(file, "utf8");
+    const after = rewrite(before);
+    if (after !== before) writeFileSync(file, after);
+    process.stdout.write(`${page}: ${after === before ? "diagrams are up to date" : "diagrams rewritten"}\n`);
+  }
 }
