@@ -151,10 +151,6 @@ function emptyStats(): SimulatedModelStats {
   return { calls: 0, totalDelayMs: 0, maxDelayMs: 0, inputTokens: 0, outputTokens: 0, delays: [] };
 }
 
-function messageText(m: BaseMessage): string {
-  return typeof m.content === "string" ? m.content : JSON.stringify(m.content);
-}
-
 /**
  * `setTimeout` for `ms`. The call checks its signal before and after; the wait adds no
  * abort listener: every task of a LangGraph superstep shares one signal, Node's
@@ -214,7 +210,7 @@ export class SimulatedChatModel extends ToolCallingChatModel {
   /** The prompt hash a call is keyed by: its messages and the tool it is forced to call. */
   promptKey(messages: BaseMessage[], toolName?: string): number {
     let h = fnv1a(toolName ?? "");
-    for (const m of messages) h = fnv1a(messageText(m), fnv1a(m.type, h));
+    for (const m of messages) h = fnv1a(m.text, fnv1a(m.type, h));
     return h;
   }
 
@@ -266,7 +262,7 @@ export class SimulatedChatModel extends ToolCallingChatModel {
       response_metadata: { model_name: this.model },
     });
     return {
-      generations: [{ text: typeof out.content === "string" ? out.content : "", message: out }],
+      generations: [{ text: out.text, message: out }],
       llmOutput: { tokenUsage: { promptTokens: this.inputTokens, completionTokens: this.outputTokens, totalTokens: usage_metadata.total_tokens } },
     };
   }

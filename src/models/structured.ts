@@ -106,7 +106,7 @@ export async function invokeStructured<S extends z.ZodObject>(
         parsed === null || parsed === undefined
           ? [{ path: "(root)", message: "the answer is not valid JSON for the schema" }]
           : fieldIssues(result.error);
-      const said = raw && typeof raw.content === "string" && raw.content ? raw.content : JSON.stringify((raw as AIMessage | undefined)?.tool_calls?.[0]?.args ?? parsed ?? null);
+      const said = raw?.text || JSON.stringify((raw as AIMessage | undefined)?.tool_calls?.[0]?.args ?? parsed ?? null);
       messages = [
         ...toMessages(messages),
         new AIMessage(said),
