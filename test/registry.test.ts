@@ -5,7 +5,12 @@ import { fileURLToPath } from "node:url";
 import { END, START, StateGraph, StateSchema } from "@langchain/langgraph";
 import { z } from "zod";
 import { createRegistry, defaultRegistry } from "../src/registry.js";
-import { resolveWorkflow, runWorkflow, validateWorkflowInput } from "../src/facade.js";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { resolveWorkflow, runWorkflow, streamWorkflow, validateWorkflowInput, type WorkflowEvent } from "../src/facade.js";
+import { getChatModel } from "../src/models/factory.js";
+import { BudgetExceededError } from "../src/runtime/cost.js";
 import { defineWorkflow, workflowFromGraph } from "../src/workflow.js";
 import { GraphDefinitionError, importOptional, InvalidInputError, MissingDependencyError, UnknownWorkflowError } from "../src/runtime/errors.js";
 
@@ -93,5 +98,34 @@ describe("entry points (the built package)", () => {
     expect(node('const m = await import("llm-workflows"); console.log(m.defaultRegistry.names().length, typeof m.buildRouter)')).toBe("0 function");
     expect(node('const m = await import("llm-workflows"); await import("llm-workflows/workflows"); console.log(m.defaultRegistry.names().length)')).toBe("18");
     expect(node('const t = await import("llm-workflows/testing"); console.log(typeof t.OfflineChatModel, typeof t.SimulatedChatModel)')).toBe("function function");
+  });
+});
+
+describe("facade features on a user's graph", () => {
+  const Q = new StateSchema({ question: z.string(), answer: z.string().default(""), check: z.string().default("") });
+  const userGraph = () =>
+    new StateGraph(Q)
+      .addNode("answer_it", async (s: typeof Q.State, config) => ({ answer: (await getChatModel("default", config).invoke(`Answer: ${s.question}`, config)).text }))
+      .addNode("check_it", async (s: typeof Q.State, config) => ({ check: (await getChatModel("default", config).invoke(`Check: ${s.answer}`, config)).text }))
+      .addEdge(START, "answer_it")
+      .addEdge("answer_it", "check_it")
+      .compile();
+
+  it("counts usage per node, writes the call log, and stops at the budget, as for a ready workflow", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "llm-workflows-usage-"));
+    try {
+      const callLog = join(dir, "calls.jsonl");
+      const events: WorkflowEvent[] = [];
+      for await (const event of streamWorkflow(userGraph(), { question: "What is a checkpoint?" }, { callLog })) events.push(event);
+      const result = events.find((e) => e.type === "result") as Extract<WorkflowEvent, { type: "result" }>;
+      expect(result.usage.calls).toBe(2);
+      expect(Object.keys(result.byNode).sort()).toEqual(["answer_it", "check_it"]);
+      expect(result.byNode.answer_it.calls).toBe(1);
+      expect(events.filter((e) => e.type === "node").map((e) => e.type === "node" && e.usage.calls)).toEqual([1, 1]);
+      expect(readFileSync(callLog, "utf8").trim().split("\n")).toHaveLength(2);
+      await expect(runWorkflow(userGraph(), { question: "What is a checkpoint?" }, { budget: { maxTokens: 5 } })).rejects.toBeInstanceOf(BudgetExceededError);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
