@@ -55,7 +55,8 @@ function runFixture(spec: string, thread: string, mode: "run" | "resume", log: s
       }
     });
     child.on("error", reject);
-    child.on("exit", (code, signal) => {
+    // "close", not "exit": "exit" can come before the last of the child's stdout/stderr has been read.
+    child.on("close", (code, signal) => {
       if (signal === "SIGKILL" && killed) resolve({ killed, recorded });
       else if (code === 0) resolve({ killed: false, recorded, result });
       else reject(new Error(`fixture exited with ${code ?? signal}:\n${stderr}`));

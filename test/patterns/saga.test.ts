@@ -226,7 +226,8 @@ function runChild(spec: string, threadId: string, mode: "run" | "resume", log: s
       }
     });
     child.on("error", reject);
-    child.on("exit", (code, signal) => {
+    // "close", not "exit": "exit" can come before the last of the child's stdout/stderr has been read.
+    child.on("close", (code, signal) => {
       if (signal === "SIGKILL" && killed) resolve({ killed });
       else if (code === 0) resolve({ killed: false, result });
       else reject(new Error(`child exited with ${code ?? signal}:\n${stderr}`));
