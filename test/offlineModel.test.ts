@@ -134,6 +134,43 @@ describe("OfflineChatModel", () => {
     expect(message.tool_calls?.[0]).toMatchObject({ name: "lookup", args: { order_id: "12345678" } });
   });
 
+  it("reads an option's definition as whole sentences: e.g. does not end it", async () => {
+    const Kind = z.object({ category: z.enum(["technical", "billing"]), confidence: z.number().min(0).max(1) });
+    const system = "Classify the query into one of:\n- technical: errors, crashes, login problems\n- billing: card charges, e.g. refunds and chargebacks";
+    const answer = await model.withStructuredOutput(Kind).invoke([new SystemMessage(system), new HumanMessage("<user_query>Where are my refunds?</user_query>")]);
+    expect(answer.category).toBe("billing");
+    expect(answer.confidence).toBeGreaterThan(NO_MATCH_CONFIDENCE);
+  });
+
+  it("does not cut an extract after Mr. or Dr.", async () => {
+    const answer = await model.invoke(
+      "Summarize briefly. <text>The estate passed to Mr. Collins after the death of Mr. Bennet. Dr. Phillips attended him in his last illness. The daughters moved to Meryton.</text>",
+    );
+    const text = String(answer.content);
+    expect(text).toContain("Mr. Collins after the death of Mr. Bennet.");
+    expect(text).not.toMatch(/(?:^|\s)(?:Mr|Dr)\.$/);
+    expect(sentences(text).every((s) => /[.!?]$/.test(s))).toBe(true);
+  });
+
+  it("lets the event loop run while it answers from 1 MB of material (counted turns of the loop)", async () => {
+    const paragraph =
+      "The keeper of the light at Saltmere wrote to the harbour council in Greyport about the cracked lens. The council replied that the money had gone to the new quay. ";
+    const material = paragraph.repeat(Math.ceil(1_000_000 / paragraph.length));
+    let turns = 0;
+    let running = true;
+    const tick = () => {
+      turns++;
+      if (running) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const answer = await model.invoke(`Summarize the notes about the lens. <topic>the lens</topic><notes>${material}</notes>`);
+    running = false;
+    expect(String(answer.content)).toContain("cracked lens");
+    expect(answer.usage_metadata?.input_tokens).toBe(countTokens(`Summarize the notes about the lens. <topic>the lens</topic><notes>${material}</notes>`));
+    // Synchronous text work gives 0-1 turns; in 10 ms slices, dozens at least.
+    expect(turns).toBeGreaterThan(50);
+  }, 120_000);
+
   it("joins wrapped lines of a paragraph into one sentence", () => {
     expect(sentences("This sentence wraps\nonto a second line. Next one.\n\n- item one\n- item two")).toEqual([
       "This sentence wraps onto a second line.",

@@ -10,7 +10,7 @@ import {
   splitText,
   summarizeChunk,
 } from "../../graphs/summarization.js";
-import { countTokens } from "../../src/runtime/text.js";
+import { countTokens, sentences } from "../../src/runtime/text.js";
 import { InvalidInputError, parseInput } from "../../src/runtime/errors.js";
 import { UsageTracker } from "../../src/runtime/usage.js";
 
@@ -44,7 +44,7 @@ describe("nodes", () => {
     const summary = await summarizeChunk(chunk, 0, { tokenBudget: 100 }, {});
     expect(summary.length).toBeGreaterThan(0);
     expect(summary.length).toBeLessThan(chunk.length);
-    for (const sentence of summary.split(/(?<=\.) /)) expect(chunk).toContain(sentence);
+    for (const sentence of sentences(summary)) expect(chunk).toContain(sentence);
   });
 
   it("reduce_summaries (offline) combines a group; a group of one is condensed", async () => {
@@ -86,7 +86,7 @@ describe("the summarization workflow", () => {
     const calls = tracker.total.calls;
     expect(calls).toBeGreaterThanOrEqual(out.chunks + out.rounds);
     // The summary is drawn from the text (the offline model extracts).
-    for (const sentence of out.summary.split(/(?<=[.!?]) /)) expect(CHRONICLE.replace(/\s+/g, " ")).toContain(sentence);
+    for (const sentence of sentences(out.summary)) expect(CHRONICLE.replace(/\s+/g, " ")).toContain(sentence);
   });
 
   it("keeps an over-budget summary whole with overBudget keep, and truncates it by default", async () => {
@@ -100,6 +100,44 @@ describe("the summarization workflow", () => {
     expect(cut.summaryTokens).toBeLessThanOrEqual(20);
     expect(kept.summary.startsWith(cut.summary.split(" ").slice(0, 3).join(" "))).toBe(true);
   });
+
+  it("truncates at sentence ends, never after Mr. or Dr.", async () => {
+    // Written for this test, in the manner of a novel with many titled names.
+    const story = [
+      "Elizabeth heard much of the excellent character of Mr. Darcy from the housekeeper at Pemberley. Mrs. Reynolds had known him since he was four years old.",
+      "Mr. Gardiner admired the trout stream, and Dr. Phillips, e.g. the family physician, had fished it as a boy. Mr. Darcy offered the use of his rods.",
+      "The party returned to the inn at Lambton before dinner. A letter from Jane waited there, and Mr. Wickham was its subject.",
+    ].join("\n\n");
+    const endings = new Set<string>();
+    for (let tokenBudget = 20; tokenBudget <= 80; tokenBudget += 3) {
+      const out = await graph.invoke(definition.input.parse({ text: story, chunkSize: 200, chunkOverlap: 0, tokenBudget, maxRounds: 0 }));
+      if (!out.truncated) continue;
+      expect(out.summaryTokens).toBeLessThanOrEqual(tokenBudget);
+      expect(out.summary).not.toMatch(/\b(?:Mr|Mrs|Dr|e\.g)\.$/);
+      for (const sentence of sentences(out.summary)) expect(story.replace(/\s+/g, " ")).toContain(sentence);
+      endings.add(out.summary.slice(-12));
+    }
+    expect(endings.size).toBeGreaterThan(2); // truncated at several different places
+  });
+
+  it("lets the event loop run during a 1 MB summarization with the offline model (counted turns of the loop)", async () => {
+    const text = `${CHRONICLE}\n\n`.repeat(Math.ceil(1_000_000 / (CHRONICLE.length + 2))).slice(0, 1_000_000);
+    let turns = 0;
+    let running = true;
+    const tick = () => {
+      turns++;
+      if (running) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const before = turns;
+    const out = await graph.invoke(definition.input.parse({ text }));
+    running = false;
+    expect(out.chunks).toBeGreaterThan(250);
+    expect(out.finishReason).toBe("fits_budget");
+    expect(out.summary.length).toBeGreaterThan(0);
+    // Fully synchronous text work gives 0-1 turns here; in 10 ms slices, hundreds.
+    expect(turns - before).toBeGreaterThan(100);
+  }, 180_000);
 
   it("rejects an empty or blank text, naming the field", async () => {
     for (const text of ["", " \n\t "]) {

@@ -115,6 +115,44 @@ describe("truncateToTokens", () => {
     expect(truncateToTokens(text, 2, words)).toBe("One two");
     expect(truncateToTokens(text, 0, words)).toBe("");
   });
+
+  it("never cuts after Mr., Dr. or e.g.: a sentence is kept whole or left out", () => {
+    // The summary that used to end "…the excellent character of Mr.".
+    const summary =
+      "Elizabeth hears of the excellent character of Mr. Darcy from his housekeeper. Dr. Jones, e.g. the family doctor, agrees. The lens weighed 3.5 kg. Then they leave.";
+    expect(truncateToTokens(summary, 12, words)).toBe("Elizabeth hears of the excellent character of Mr. Darcy from his housekeeper.");
+    expect(truncateToTokens(summary, 20, words)).toBe(
+      "Elizabeth hears of the excellent character of Mr. Darcy from his housekeeper. Dr. Jones, e.g. the family doctor, agrees.",
+    );
+    expect(truncateToTokens(summary, 25, words)).toBe(
+      "Elizabeth hears of the excellent character of Mr. Darcy from his housekeeper. Dr. Jones, e.g. the family doctor, agrees. The lens weighed 3.5 kg.",
+    );
+    const o200k = truncateToTokens(summary, countTokens("Elizabeth hears of the excellent character of Mr. Darcy from his housekeeper.") + 3);
+    expect(o200k).toBe("Elizabeth hears of the excellent character of Mr. Darcy from his housekeeper.");
+    for (const budget of [10, 15, 20, 30]) expect(truncateToTokens(summary, budget)).not.toMatch(/\b(?:Mr|Dr|e\.g)\.$/);
+  });
+
+  it("keeps to the budget in o200k tokens, joining sentences with spaces", () => {
+    const text = Array.from({ length: 40 }, (_, i) => `Sentence number ${i} talks about Mr. Darcy's estate at Pemberley.`).join("\n");
+    for (const budget of [5, 50, 200, 333]) {
+      const cut = truncateToTokens(text, budget);
+      expect(countTokens(cut)).toBeLessThanOrEqual(budget);
+      if (budget >= 50) expect(cut).toMatch(/Pemberley\.$/);
+    }
+  });
+
+  it("is linear: a long text's characters are counted a bounded number of times, not once per sentence kept", () => {
+    const text = Array.from({ length: 4_000 }, (_, i) => `Mr. Bennet wrote letter number ${i} to his cousin.`).join(" ");
+    let counted = 0;
+    const counting = (t: string) => {
+      counted += t.length;
+      return words(t);
+    };
+    const cut = truncateToTokens(text, Math.floor(words(text) / 2), counting);
+    expect(cut.length).toBeGreaterThan(text.length / 3);
+    // The text once, each kept sentence once, the result once to check: about 2.5 times the text. Counting each growing prefix would be ~1,000 times.
+    expect(counted).toBeLessThan(4 * text.length);
+  });
 });
 
 describe("buildMapReduce", () => {

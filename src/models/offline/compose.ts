@@ -12,7 +12,7 @@
  */
 import { rank } from "./fill.js";
 import type { ReadPrompt } from "./prompt.js";
-import { sentences, terms, termSet } from "../../runtime/text.js";
+import { PAUSE_EVERY_CHARS, runToEnd, sentencesInSteps, termSet, termSetInSteps } from "../../runtime/text.js";
 
 /** Sentences in a free-text answer unless the instruction asks otherwise. */
 export const DEFAULT_ANSWER_SENTENCES = 6;
@@ -27,11 +27,33 @@ const REQUEST_TAG = /^(task|subtask|topic|question|query|user_query)$/i;
 
 /** The offline model's free-text answer to `prompt`. */
 export function compose(prompt: ReadPrompt): string {
+  return runToEnd(composeInSteps(prompt));
+}
+
+/**
+ * {@link compose} as a generator that pauses (`yield`) every
+ * {@link PAUSE_EVERY_CHARS} characters of material it reads, so that the
+ * model can let the event loop turn during a long answer.
+ */
+export function* composeInSteps(prompt: ReadPrompt): Generator<void, string, void> {
   const guidance = prompt.sections.filter((s) => GUIDANCE_TAG.test(s.tag)).map((s) => s.text);
   const materialSections = prompt.sections.slice(1).filter((s) => !GUIDANCE_TAG.test(s.tag) && !REQUEST_TAG.test(s.tag));
   const material = materialSections.length ? materialSections.map((s) => s.text).join("\n") : prompt.focus;
-  const candidates = sentences(material);
+  yield;
+  const candidates = yield* sentencesInSteps(material);
   if (candidates.length === 0) return NO_MATERIAL_ANSWER;
+  // Each candidate's terms, read once (the most expensive part), pausing as the material is read.
+  const termsOf = new Map<string, Set<string>>();
+  let read = 0;
+  for (const c of candidates) {
+    if (termsOf.has(c)) continue;
+    termsOf.set(c, termSet(c));
+    read += c.length;
+    if (read >= PAUSE_EVERY_CHARS) {
+      read = 0;
+      yield;
+    }
+  }
   const instruction = prompt.instruction.toLowerCase();
   const asList = /\boutline for\b|\bbullet|\bper line\b|\bas a (?:numbered |bulleted )?list\b|\blist (?:the|of)\b/.test(instruction);
   const count = /\b(one|single) sentence\b/.test(instruction)
@@ -39,12 +61,12 @@ export function compose(prompt: ReadPrompt): string {
     : /\b(brief|concise|short|summar\w*)\b/.test(instruction)
       ? BRIEF_ANSWER_SENTENCES
       : DEFAULT_ANSWER_SENTENCES;
-  const relevant = termSet(`${prompt.focus}\n${guidance.join("\n")}\n${prompt.instruction}`);
-  // When some sentences share words with the request, the others are off-topic.
-  const asked = termSet(`${prompt.focus}\n${guidance.join("\n")}`);
-  const onTopic = materialSections.length ? candidates.filter((c) => terms(c).some((t) => asked.has(t))) : [];
+  // When some sentences share words with the request (focus and guidance), the others are off-topic.
+  const asked = yield* termSetInSteps(`${prompt.focus}\n${guidance.join("\n")}`);
+  const relevant = new Set([...asked, ...termSet(prompt.instruction)]);
+  const onTopic = materialSections.length ? candidates.filter((c) => [...termsOf.get(c)!].some((t) => asked.has(t))) : [];
   const pool = onTopic.length ? onTopic : candidates;
-  const chosen = new Set(rank(pool, relevant).slice(0, count));
+  const chosen = new Set(rank(pool, relevant, termsOf).slice(0, count));
   const picked = candidates.filter((c) => chosen.has(c) && (chosen.delete(c) || true));
   return asList ? picked.map((s) => `- ${s}`).join("\n") : picked.join(" ");
 }

@@ -18,7 +18,7 @@
  * @module
  */
 import type { ReadPrompt } from "./prompt.js";
-import { clauses, sentences, stemOf, surfaceWords, termSet, terms, truncate } from "../../runtime/text.js";
+import { clauses, PAUSE_EVERY_CHARS, runToEnd, sentencesInSteps, splitSentences, stemOf, surfaceWords, termSet, termSetInSteps, terms, truncate } from "../../runtime/text.js";
 
 /** A JSON schema node as produced by zod 4's `toJSONSchema` (the subset used here). */
 export interface JsonSchema {
@@ -63,10 +63,22 @@ interface FillContext {
   lastConfidence?: number;
 }
 
+/** Pause points of the generators below (see `runToEnd` and `EventLoopSlicer` in runtime/text.ts). */
+type Steps<T> = Generator<void, T, void>;
+
 /** Fills `schema` from the prompt (see the module doc). */
 export function fillSchema(schema: JsonSchema, prompt: ReadPrompt): unknown {
+  return runToEnd(fillSchemaInSteps(schema, prompt));
+}
+
+/**
+ * {@link fillSchema} as a generator that pauses (`yield`) every
+ * {@link PAUSE_EVERY_CHARS} characters of material it reads, so that the
+ * model can let the event loop turn while it fills a schema from a long text.
+ */
+export function* fillSchemaInSteps(schema: JsonSchema, prompt: ReadPrompt): Steps<unknown> {
   const ctx: FillContext = { prompt, root: schema };
-  return fill(schema, "", prompt.material, ctx);
+  return yield* fill(schema, "", prompt.material, ctx);
 }
 
 function resolve(schema: JsonSchema, ctx: FillContext): JsonSchema {
@@ -84,36 +96,36 @@ function typeOf(schema: JsonSchema): string | undefined {
   return undefined;
 }
 
-function fill(raw: JsonSchema, field: string, subject: string, ctx: FillContext): unknown {
+function* fill(raw: JsonSchema, field: string, subject: string, ctx: FillContext): Steps<unknown> {
   const schema = resolve(raw, ctx);
   if (schema.const !== undefined) return schema.const;
   const variants = schema.anyOf ?? schema.oneOf;
   if (variants) {
     const chosen = variants.find((v) => typeOf(resolve(v, ctx)) !== "null") ?? variants[0];
-    return fill({ description: schema.description, ...chosen }, field, subject, ctx);
+    return yield* fill({ description: schema.description, ...chosen }, field, subject, ctx);
   }
-  if (schema.allOf?.length) return fill(Object.assign({}, ...schema.allOf, { description: schema.description }), field, subject, ctx);
-  if (schema.enum) return chooseOption(schema.enum, field, schema.description, subject, ctx);
+  if (schema.allOf?.length) return yield* fill(Object.assign({}, ...schema.allOf, { description: schema.description }), field, subject, ctx);
+  if (schema.enum) return yield* chooseOption(schema.enum, field, schema.description, subject, ctx);
   switch (typeOf(schema)) {
     case "object": {
       const out: Record<string, unknown> = {};
-      for (const [key, child] of Object.entries(schema.properties ?? {})) out[key] = fill(child, key, subject, ctx);
+      for (const [key, child] of Object.entries(schema.properties ?? {})) out[key] = yield* fill(child, key, subject, ctx);
       return out;
     }
     case "array":
-      return fillArray(schema, field, subject, ctx);
+      return yield* fillArray(schema, field, subject, ctx);
     case "integer":
     case "number":
-      return fillNumber(schema, field, subject, ctx);
+      return yield* fillNumber(schema, field, subject, ctx);
     case "boolean": {
       const gloss = termSet(`${humanize(field)} ${schema.description ?? ""}`);
-      const have = termSet(subject);
+      const have = yield* termSetInSteps(subject);
       return [...gloss].some((t) => have.has(t));
     }
     case "null":
       return null;
     default:
-      return fillString(schema, field, subject, ctx);
+      return yield* fillString(schema, field, subject, ctx);
   }
 }
 
@@ -121,9 +133,12 @@ function humanize(field: string): string {
   return field.replace(/([a-z])([A-Z])/g, "$1 $2").replace(/[_-]+/g, " ");
 }
 
-/** Gloss terms per option, from instruction and description lines naming exactly that option. */
+/** Gloss terms per option, from instruction and description lines (sentences, and clauses at ";") naming exactly that option. */
 function glosses(options: string[], description: string | undefined, ctx: FillContext): Set<string>[] {
-  const lines = `${ctx.prompt.instruction}\n${description ?? ""}`.split(/\n|(?<=[.;])\s+/);
+  const lines = `${ctx.prompt.instruction}\n${description ?? ""}`
+    .split("\n")
+    .flatMap((line) => splitSentences(line))
+    .flatMap((sentence) => sentence.split(/;\s*/));
   const patterns = options.map((o) => new RegExp(`(^|[^\\w])${o.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}($|[^\\w])`, "i"));
   const out = options.map((o) => termSet(humanize(o)));
   for (const line of lines) {
@@ -134,12 +149,12 @@ function glosses(options: string[], description: string | undefined, ctx: FillCo
   return out;
 }
 
-function chooseOption(enumValues: unknown[], field: string, description: string | undefined, subject: string, ctx: FillContext): unknown {
+function* chooseOption(enumValues: unknown[], field: string, description: string | undefined, subject: string, ctx: FillContext): Steps<unknown> {
   const options = enumValues.map(String);
   const gloss = glosses(options, description, ctx);
   const docFreq = new Map<string, number>();
   for (const g of gloss) for (const t of g) docFreq.set(t, (docFreq.get(t) ?? 0) + 1);
-  const have = termSet(subject);
+  const have = yield* termSetInSteps(subject);
   const scores = gloss.map((g) => {
     let s = 0;
     for (const t of have) if (g.has(t)) s += 1 / (docFreq.get(t) ?? 1);
@@ -162,20 +177,20 @@ function bounds(schema: JsonSchema, integer: boolean, fallback: [number, number]
 }
 
 /** Share of the focus's distinct terms found in `subject` (1 when the focus has none). */
-function coverage(subject: string, ctx: FillContext): number {
-  const focus = termSet(ctx.prompt.focus);
+function* coverage(subject: string, ctx: FillContext): Steps<number> {
+  const focus = yield* termSetInSteps(ctx.prompt.focus);
   if (focus.size === 0) return 1;
-  const have = termSet(subject);
+  const have = yield* termSetInSteps(subject);
   let hit = 0;
   for (const t of focus) if (have.has(t)) hit++;
   return hit / focus.size;
 }
 
-function fillNumber(schema: JsonSchema, field: string, subject: string, ctx: FillContext): number {
+function* fillNumber(schema: JsonSchema, field: string, subject: string, ctx: FillContext): Steps<number> {
   const integer = typeOf(schema) === "integer";
   const isConfidence = CONFIDENCE_FIELD.test(field);
   const [lo, hi] = bounds(schema, integer, isConfidence || !integer ? [0, 1] : [0, 10]);
-  const share = isConfidence ? ctx.lastConfidence ?? coverage(subject, ctx) : coverage(subject, ctx);
+  const share = isConfidence && ctx.lastConfidence !== undefined ? ctx.lastConfidence : yield* coverage(subject, ctx);
   const value = lo + share * (hi - lo);
   const rounded = integer ? Math.round(value) : Math.round(value * 1000) / 1000;
   return Math.min(hi, Math.max(lo, rounded));
@@ -195,18 +210,20 @@ export function missingFocusWords(subject: string, focus: string): string[] {
   return out;
 }
 
-function fillString(schema: JsonSchema, field: string, subject: string, ctx: FillContext): string {
+function* fillString(schema: JsonSchema, field: string, subject: string, ctx: FillContext): Steps<string> {
   const max = schema.maxLength ?? Number.POSITIVE_INFINITY;
   let value: string;
   if (ID_FIELD.test(field)) {
     value = subject.match(ID_TOKEN)?.[0] ?? "";
   } else if (FEEDBACK_FIELD.test(`${field} ${schema.description ?? ""}`) && ctx.prompt.focus !== ctx.prompt.material) {
+    yield;
     const missing = missingFocusWords(subject, ctx.prompt.focus);
     value = missing.length
       ? `Address these points of the task that the text does not cover: ${missing.join(", ")}.`
       : "The text covers every point of the task.";
   } else {
-    const ranked = rank(sentences(subject), termSet(`${humanize(field)} ${schema.description ?? ""} ${ctx.prompt.focus}`));
+    const candidates = yield* sentencesInSteps(subject);
+    const ranked = yield* rankInSteps(candidates, termSet(`${humanize(field)} ${schema.description ?? ""} ${ctx.prompt.focus}`));
     value = ranked[0] ?? subject.trim();
   }
   value = truncate(value, max);
@@ -214,35 +231,51 @@ function fillString(schema: JsonSchema, field: string, subject: string, ctx: Fil
   return value;
 }
 
-function fillArray(schema: JsonSchema, field: string, subject: string, ctx: FillContext): unknown[] {
+function* fillArray(schema: JsonSchema, field: string, subject: string, ctx: FillContext): Steps<unknown[]> {
   const itemSchema = resolve(schema.items ?? {}, ctx);
   const min = schema.minItems ?? 0;
   const max = Math.max(min, schema.maxItems ?? DEFAULT_MAX_ITEMS);
   if (itemSchema.enum) {
-    const chosen = chooseOption(itemSchema.enum, field, itemSchema.description ?? schema.description, subject, ctx);
+    const chosen = yield* chooseOption(itemSchema.enum, field, itemSchema.description ?? schema.description, subject, ctx);
     return [chosen];
   }
-  let candidates = sentences(subject);
+  let candidates = yield* sentencesInSteps(subject);
   if (candidates.length < Math.max(2, min)) candidates = candidates.flatMap((s) => clauses(s));
   const relevant = termSet(`${humanize(field)} ${schema.description ?? ""} ${ctx.prompt.focus} ${ctx.prompt.instruction}`);
-  const chosen = new Set(rank(candidates, relevant).slice(0, max));
+  const chosen = new Set((yield* rankInSteps(candidates, relevant)).slice(0, max));
   const items = candidates.filter((c) => chosen.has(c));
-  return items.map((item) => fill(itemSchema, field, item, ctx));
+  const out: unknown[] = [];
+  for (const item of items) out.push(yield* fill(itemSchema, field, item, ctx));
+  return out;
 }
 
 /**
  * Orders `candidates` by how many of `relevant`'s terms each contains (ties keep
  * text order); duplicates are dropped.
+ *
+ * @param termsOf - The candidates' term sets when already known (each is read with `termSet` otherwise).
  */
-export function rank(candidates: string[], relevant: Set<string>): string[] {
+export function rank(candidates: string[], relevant: Set<string>, termsOf?: ReadonlyMap<string, Set<string>>): string[] {
+  return runToEnd(rankInSteps(candidates, relevant, termsOf));
+}
+
+/** {@link rank} as a generator that pauses (`yield`) every {@link PAUSE_EVERY_CHARS} characters of candidates it reads. */
+export function* rankInSteps(candidates: string[], relevant: Set<string>, termsOf?: ReadonlyMap<string, Set<string>>): Steps<string[]> {
   const seen = new Set<string>();
-  return candidates
-    .map((text, index) => {
-      let score = 0;
-      for (const t of termSet(text)) if (relevant.has(t)) score++;
-      return { text, index, score };
-    })
-    .filter((c) => (seen.has(c.text) ? false : (seen.add(c.text), true)))
-    .sort((a, b) => b.score - a.score || a.index - b.index)
-    .map((c) => c.text);
+  const scored: Array<{ text: string; index: number; score: number }> = [];
+  let read = 0;
+  for (let index = 0; index < candidates.length; index++) {
+    const text = candidates[index];
+    if (seen.has(text)) continue;
+    seen.add(text);
+    let score = 0;
+    for (const t of termsOf?.get(text) ?? termSet(text)) if (relevant.has(t)) score++;
+    scored.push({ text, index, score });
+    read += text.length;
+    if (read >= PAUSE_EVERY_CHARS) {
+      read = 0;
+      yield;
+    }
+  }
+  return scored.sort((a, b) => b.score - a.score || a.index - b.index).map((c) => c.text);
 }

@@ -46,7 +46,10 @@
  * attempt's timeout, counted once the task holds a concurrency slot.
  *
  * Tokens are counted with `countTokens` (o200k_base, the encoding of gpt-4o and
- * gpt-4o-mini) unless the options give another counter.
+ * gpt-4o-mini) unless the options give another counter. Each result is
+ * counted once per level, and `collect` and `finish` let the event loop turn
+ * every few thousand characters they read (a level of a 1 MB document is
+ * hundreds of kilobytes), so that a server running the graph keeps answering.
  *
  * @example
  * ```ts
@@ -65,7 +68,7 @@
  */
 import { END, Overwrite, START, type LangGraphRunnableConfig } from "@langchain/langgraph";
 import { z } from "zod";
-import { countTokens as o200kTokens, sentences } from "../../runtime/text.js";
+import { countTokens as o200kTokens, countTokensInSteps, EventLoopSlicer, PAUSE_EVERY_CHARS, runToEnd, sentencesInSteps } from "../../runtime/text.js";
 import { GraphDefinitionError } from "../../runtime/errors.js";
 import { checkNodeNames } from "../core/nodeNames.js";
 import { createGraph, nodeOptions, type BuiltGraph, type GraphSchemas, type PolicyOptions, type FallbackOption } from "../core/graph.js";
@@ -165,12 +168,18 @@ export interface MapReduceOptions<S, C> extends GraphSchemas, PolicyOptions, Fal
  * @throws {GraphDefinitionError} when `budget` is not a positive whole number.
  */
 export function groupByTokens(items: readonly string[], budget: number, count: (text: string) => number = o200kTokens): string[][] {
+  return groupByCounts(items, items.map((item) => count(item)), budget);
+}
+
+/** {@link groupByTokens} with each item's token count given (`tokens[i]` for `items[i]`). */
+function groupByCounts(items: readonly string[], tokenCounts: readonly number[], budget: number): string[][] {
   if (!Number.isInteger(budget) || budget < 1) throw new GraphDefinitionError("buildMapReduce", `a token budget must be a whole number of at least 1, got ${budget}`);
   const groups: string[][] = [];
   let current: string[] = [];
   let used = 0;
-  for (const item of items) {
-    const tokens = count(item);
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i];
+    const tokens = tokenCounts[i];
     if (current.length && used + tokens > budget) {
       groups.push(current);
       current = [];
@@ -184,23 +193,45 @@ export function groupByTokens(items: readonly string[], budget: number, count: (
 }
 
 /**
- * The longest prefix of `text` made of whole sentences that has at most
- * `budget` tokens; when even the first sentence is over, its leading words
- * that fit. Sentences are found with `Intl.Segmenter` (see `sentences`).
+ * The longest prefix of `text` made of whole sentences, joined by spaces,
+ * that has at most `budget` tokens; when even the first sentence is over,
+ * its leading words that fit. Sentences are found by `sentences`
+ * (`Intl.Segmenter`, with abbreviations such as "Mr." kept inside a sentence).
+ *
+ * Linear in the length of the text: each sentence is counted once (a space
+ * and a sentence count as the sum of their parts, which holds for o200k_base
+ * and for word or character counters), then the result once more to check.
  *
  * @param budget - Most tokens (≥ 0).
  * @param count - Token counter (default o200k_base).
  */
 export function truncateToTokens(text: string, budget: number, count: (text: string) => number = o200kTokens): string {
-  if (count(text) <= budget) return text;
-  let kept = "";
-  for (const sentence of sentences(text)) {
-    const next = kept ? `${kept} ${sentence}` : sentence;
-    if (count(next) > budget) break;
-    kept = next;
+  return runToEnd(truncateInSteps(text, budget, count));
+}
+
+/** {@link truncateToTokens} as a generator that pauses (`yield`) every few thousand characters. */
+function* truncateInSteps(text: string, budget: number, count: (text: string) => number): Generator<void, string, void> {
+  const total = yield* countInSteps([text], count);
+  if (total[0] <= budget) return text;
+  const all = yield* sentencesInSteps(text);
+  const kept: string[] = [];
+  let used = 0;
+  let read = 0;
+  for (const sentence of all) {
+    const tokens = count(kept.length ? ` ${sentence}` : sentence);
+    if (used + tokens > budget) break;
+    kept.push(sentence);
+    used += tokens;
+    read += sentence.length;
+    if (read >= PAUSE_EVERY_CHARS) {
+      read = 0;
+      yield;
+    }
   }
-  if (kept) return kept;
-  const words = text.trim().split(/\s+/);
+  // The sum is exact for o200k_base; a counter for which it is not drops the sentences the check finds over.
+  while (kept.length && count(kept.join(" ")) > budget) kept.pop();
+  if (kept.length) return kept.join(" ");
+  const words = (all[0] ?? "").split(/\s+/);
   let lo = 0;
   let hi = words.length;
   while (lo < hi) {
@@ -209,6 +240,21 @@ export function truncateToTokens(text: string, budget: number, count: (text: str
     else hi = mid - 1;
   }
   return words.slice(0, lo).join(" ");
+}
+
+/** Token counts of `texts`, pausing (`yield`) every {@link PAUSE_EVERY_CHARS} characters. */
+function* countInSteps(texts: readonly string[], count: (text: string) => number): Generator<void, number[], void> {
+  const out: number[] = [];
+  let read = 0;
+  for (const text of texts) {
+    out.push(count === o200kTokens ? yield* countTokensInSteps(text) : count(text));
+    read += text.length;
+    if (read >= PAUSE_EVERY_CHARS) {
+      read = 0;
+      yield;
+    }
+  }
+  return out;
 }
 
 function positiveInt(value: number | undefined, what: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -252,10 +298,11 @@ export function buildMapReduce<S, C = undefined>(options: MapReduceOptions<S, C>
     };
   }, nodeOptions(options));
 
-  graph.addNode(COLLECT_NODE, (state: Full, config: LangGraphRunnableConfig) => {
+  graph.addNode(COLLECT_NODE, async (state: Full, config: LangGraphRunnableConfig) => {
     const label = state.rounds === 0 ? map.name : reduce.name;
     const level = orderedResults(state.partialResults ?? [], state.pending, label);
-    const tokens = level.reduce((n, r) => n + count(r), 0);
+    const counts = await new EventLoopSlicer().run(countInSteps(level, count));
+    const tokens = counts.reduce((n, c) => n + c, 0);
     const levels = [...state.levels, level.length];
     const levelTokens = [...state.levelTokens, tokens];
     const budget = positiveInt(options.tokenBudget(state, config), "tokenBudget", 1);
@@ -265,7 +312,7 @@ export function buildMapReduce<S, C = undefined>(options: MapReduceOptions<S, C>
     const done = level.length === 0 || (level.length === 1 && tokens <= budget) || stalled || state.rounds >= maxRounds;
     if (done) return { partials: level, levels, levelTokens, reduceGroups: [], finishReason: stalled ? "stalled" : null };
     const groupBudget = positiveInt(options.groupTokenBudget?.(state, config) ?? budget, "groupTokenBudget", 1);
-    const groups = groupByTokens(level, groupBudget, count);
+    const groups = groupByCounts(level, counts, groupBudget);
     return {
       partials: level,
       levels,
@@ -281,12 +328,15 @@ export function buildMapReduce<S, C = undefined>(options: MapReduceOptions<S, C>
     const level = state.partials;
     const joined = level.join("\n\n");
     const budget = options.tokenBudget(state, config);
-    const fits = level.length === 1 && count(joined) <= budget;
+    const slicer = new EventLoopSlicer();
+    const [joinedTokens] = await slicer.run(countInSteps([joined], count));
+    const fits = level.length === 1 && joinedTokens <= budget;
     const finishReason: FinishReason =
       level.length === 0 ? "no_chunks" : fits ? "fits_budget" : state.finishReason === "stalled" ? "stalled" : "max_rounds";
     const truncate = !fits && level.length > 0 && options.overBudget?.(state) === "truncate";
-    const summary = truncate ? truncateToTokens(joined, budget, count) : joined;
-    const base = { summary, summaryTokens: count(summary), finishReason, truncated: summary !== joined };
+    const summary = truncate ? await slicer.run(truncateInSteps(joined, budget, count)) : joined;
+    const summaryTokens = summary === joined ? joinedTokens : count(summary);
+    const base = { summary, summaryTokens, finishReason, truncated: summary !== joined };
     const extra = options.finish ? await options.finish({ ...state, ...base }, config) : {};
     return { ...base, ...extra };
   }, nodeOptions(options));
