@@ -11,7 +11,7 @@
  *   (the hand-verified subset: `prompt`, `test_list`, `test_imports` as setup;
  *   the default) or `mbpp/mbpp.jsonl` (`--file full`: `text`, `test_list`,
  *   `test_setup_code`), read from the data directory (`--data-dir`, else
- *   `LLM_WORKFLOWS_DATA`, else `../shared/data`). Nothing is copied.
+ *   `LLM_WORKFLOWS_DATA`, else `../shared/data`; docs/data.md). Nothing is copied.
  * - The workflow gets the task text, the tests and the setup, never the
  *   reference `code`. Printed per problem: tests passed by each attempt, the
  *   final count, why the loop stopped, the first failure of the final code.
@@ -25,10 +25,12 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { definition, type TestRun } from "../graphs/codeGeneration.js";
-import { PROJECT_ROOT } from "../graphs/lib/data.js";
-import { resolveModelSettings } from "../src/models/configuration.js";
-import { runPythonTests, type PythonTestResult } from "../graphs/lib/python.js";
+import { fileURLToPath } from "node:url";
+import pLimit from "p-limit";
+import type { TestRun } from "../graphs/codeGeneration.js";
+import type { PythonTestResult } from "../graphs/lib/python.js";
+import { DataFileError } from "../src/runtime/errors.js";
+import { dataDirHelp, DATA_DIR_OPTION, dataFolder, intOption, parseCommandLine, runScript, UsageError } from "./lib/cli.js";
 
 /** One MBPP problem as the workflow and the harness use it. */
 export interface MbppProblem {
@@ -51,48 +53,40 @@ interface Options {
   allReferences: boolean;
 }
 
-function fail(message: string): never {
-  console.error(`evalCodeGeneration: ${message}`);
-  process.exit(2);
-}
+const HELP = `Usage: npx tsx scripts/evalCodeGeneration.ts [options]
 
-function parseArgs(argv: string[]): Options {
-  const o: Options = { limit: 10, file: "sanitized", maxIterations: 3, allReferences: false };
-  for (let i = 0; i < argv.length; i++) {
-    const [flag, value] = [argv[i], argv[i + 1]];
-    const int = (min: number, max: number) => {
-      const n = Number(value);
-      if (!Number.isInteger(n) || n < min || n > max) fail(`${flag} needs a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
-      i++;
-      return n;
-    };
-    if (flag === "--limit") o.limit = int(1, 1000);
-    else if (flag === "--max-iterations") o.maxIterations = int(1, 10);
-    else if (flag === "--file") {
-      if (value !== "sanitized" && value !== "full") fail(`--file needs sanitized or full, got ${JSON.stringify(value)}`);
-      o.file = value;
-      i++;
-    } else if (flag === "--data-dir") {
-      if (!value) fail("--data-dir needs a directory");
-      o.dataDir = value;
-      i++;
-    } else if (flag === "--all-references") o.allReferences = true;
-    else fail(`unknown option ${flag}`);
-  }
-  return o;
-}
+Runs codeGeneration on MBPP problems (test split, task ids 11-510) and checks the
+test harness on the dataset's reference solutions (needs python3).
 
-function mbppDir(option?: string): string {
-  const explicit = option ?? process.env.LLM_WORKFLOWS_DATA;
-  const candidates = explicit ? [resolve(explicit)] : [resolve(process.cwd(), "../shared/data"), resolve(PROJECT_ROOT, "../shared/data")];
-  for (const dir of candidates) if (existsSync(join(dir, "mbpp"))) return join(dir, "mbpp");
-  return fail(`no mbpp folder in ${candidates.join(" or ")} (give --data-dir)`);
+Options:
+  --limit N            problems to run (1-1000, default 10)
+  --file KIND          sanitized (mbpp/sanitized-mbpp.json, default) or full (mbpp/mbpp.jsonl)
+  --max-iterations N   attempts per problem (1-10, default 3)
+  --all-references     check the harness on every problem of the file
+${dataDirHelp(23)}
+  -h, --help           show this help`;
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseCommandLine(
+    HELP,
+    { limit: { type: "string" }, file: { type: "string" }, "max-iterations": { type: "string" }, "all-references": { type: "boolean" }, ...DATA_DIR_OPTION },
+    argv,
+  );
+  const file = values.file ?? "sanitized";
+  if (file !== "sanitized" && file !== "full") throw new UsageError(`--file needs sanitized or full, got ${JSON.stringify(file)}`);
+  return {
+    limit: intOption("limit", values.limit, 10, 1, 1000),
+    file,
+    maxIterations: intOption("max-iterations", values["max-iterations"], 3, 1, 10),
+    dataDir: values["data-dir"],
+    allReferences: values["all-references"] ?? false,
+  };
 }
 
 /** Every problem of the file, in task id order. */
 export function loadMbpp(dir: string, file: Options["file"]): MbppProblem[] {
   const path = join(dir, file === "sanitized" ? "sanitized-mbpp.json" : "mbpp.jsonl");
-  if (!existsSync(path)) fail(`missing ${path}`);
+  if (!existsSync(path)) throw new DataFileError(path, "missing from the data directory");
   const text = readFileSync(path, "utf8");
   const problems: MbppProblem[] =
     file === "sanitized"
@@ -116,25 +110,19 @@ const clip = (s: string, n: number) => {
   return one.length <= n ? one : `${one.slice(0, n - 1)}…`;
 };
 
-/** Runs `items` through `fn`, `concurrency` at a time, results in input order. */
-async function mapLimit<T, R>(items: T[], concurrency: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        out[i] = await fn(items[i]);
-      }
-    }),
-  );
-  return out;
+/** Runs `items` through `fn`, `concurrency` at a time (p-limit), results in input order. */
+function mapLimit<T, R>(items: T[], concurrency: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const limit = pLimit(concurrency);
+  return Promise.all(items.map((item) => limit(() => fn(item))));
 }
 
 async function main(): Promise<void> {
-  const o = parseArgs(process.argv.slice(2));
-  const dir = mbppDir(o.dataDir);
+  const o = parseOptions(process.argv.slice(2));
+  const dir = dataFolder(o.dataDir, "mbpp");
   const all = loadMbpp(dir, o.file);
+  const { definition } = await import("../graphs/codeGeneration.js");
+  const { resolveModelSettings } = await import("../src/models/configuration.js");
+  const { runPythonTests } = await import("../graphs/lib/python.js");
   const problems = all.filter((p) => p.taskId >= TEST_SPLIT.first && p.taskId <= TEST_SPLIT.last).slice(0, o.limit);
   const provider = resolveModelSettings("default").provider;
   console.log(`codeGeneration on ${problems.length} MBPP problems (${o.file === "sanitized" ? "sanitized-mbpp.json" : "mbpp.jsonl"}, test split, task ids ${problems[0]?.taskId}-${problems.at(-1)?.taskId}) from ${dir}`);
@@ -194,7 +182,4 @@ async function main(): Promise<void> {
   if (broken.length) process.exitCode = 1;
 }
 
-main().catch((error) => {
-  console.error(`evalCodeGeneration: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(1);
-});
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) runScript("evalCodeGeneration", main);

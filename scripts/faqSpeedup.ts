@@ -9,7 +9,7 @@
  * What it does:
  *
  * 1. Reads `requests_docs/*.rst` from the data directory (`--data-dir`, else
- *    `LLM_WORKFLOWS_DATA`, else `../shared/data`), leaving out `faq.rst` (the
+ *    `LLM_WORKFLOWS_DATA`, else `../shared/data`; docs/data.md), leaving out `faq.rst` (the
  *    human FAQ, kept as the reference) and non-`.rst` files. Each document's
  *    title is its first heading; its text is the reStructuredText with the
  *    markup lines (directives, labels, heading underlines) removed and roles
@@ -41,10 +41,12 @@ import { setMaxListeners } from "node:events";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { setTimeout as wait } from "node:timers/promises";
-import { definition, type FaqDocument, type FaqEntry } from "../graphs/faqGeneration.js";
-import { PROJECT_ROOT, rstSections } from "../graphs/lib/data.js";
+import { fileURLToPath } from "node:url";
+import type { FaqDocument, FaqEntry } from "../graphs/faqGeneration.js";
+import { rstSections } from "../graphs/lib/data.js";
 import { sentences, stemOf, surfaceWords } from "../src/runtime/text.js";
-import { SimulatedChatModel } from "../src/models/simulated.js";
+import { DataFileError } from "../src/runtime/errors.js";
+import { dataDirHelp, DATA_DIR_OPTION, dataFolder, intOption, numberOption, parseCommandLine, runScript, UsageError } from "./lib/cli.js";
 
 /** Seed 001's measurement for N = 4: sequential 22.20 s, parallel 8.98 s (Gemini 2.5 Flash). */
 export const SEED_SEQUENTIAL_S = 22.2;
@@ -59,46 +61,40 @@ interface Options {
   questions: number[];
 }
 
-function parseArgs(argv: string[]): Options {
-  const options: Options = { seed: 42, meanMs: 100, spreadMs: 30, reps: 3, questions: [4, 10] };
-  for (let i = 0; i < argv.length; i++) {
-    const [flag, value] = [argv[i], argv[i + 1]];
-    const num = (name: string, min: number) => {
-      const n = Number(value);
-      if (!Number.isFinite(n) || n < min) fail(`${name} needs a number of at least ${min}, got ${JSON.stringify(value)}`);
-      i++;
-      return n;
-    };
-    if (flag === "--data-dir") {
-      if (!value) fail("--data-dir needs a directory");
-      options.dataDir = value;
-      i++;
-    } else if (flag === "--seed") options.seed = num("--seed", 0);
-    else if (flag === "--mean") options.meanMs = num("--mean", 0);
-    else if (flag === "--spread") options.spreadMs = num("--spread", 0);
-    else if (flag === "--reps") options.reps = Math.round(num("--reps", 1));
-    else if (flag === "--questions") {
-      options.questions = (value ?? "").split(",").map(Number);
-      if (!options.questions.length || options.questions.some((n) => !Number.isInteger(n) || n < 1 || n > 20)) fail("--questions needs numbers from 1 to 20, e.g. 4,10");
-      i++;
-    } else fail(`unknown option ${flag}`);
+const HELP = `Usage: npx tsx scripts/faqSpeedup.ts [options]
+
+Sequential vs parallel faqGeneration on the Requests guides (requests_docs/*.rst,
+faq.rst kept as the reference) with a seeded simulated latency per model call.
+
+Options:
+  --seed N          seed of the simulated delays (default 42)
+  --mean MS         mean delay per call in ms (default 100)
+  --spread MS       delays are uniform in mean ± spread ms (default 30, at most --mean)
+  --reps N          runs per timing; medians are shown (default 3)
+  --questions LIST  numbers of questions, 1 to 20, comma-separated (default 4,10)
+${dataDirHelp(20)}
+  -h, --help        show this help`;
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseCommandLine(
+    HELP,
+    { seed: { type: "string" }, mean: { type: "string" }, spread: { type: "string" }, reps: { type: "string" }, questions: { type: "string" }, ...DATA_DIR_OPTION },
+    argv,
+  );
+  const options: Options = {
+    dataDir: values["data-dir"],
+    seed: intOption("seed", values.seed, 42, 0),
+    meanMs: numberOption("mean", values.mean, 100, 0),
+    spreadMs: numberOption("spread", values.spread, 30, 0),
+    reps: intOption("reps", values.reps, 3, 1, 100),
+    questions: [4, 10],
+  };
+  if (values.questions !== undefined) {
+    options.questions = values.questions.split(",").map(Number);
+    if (options.questions.some((n) => !Number.isInteger(n) || n < 1 || n > 20)) throw new UsageError(`--questions needs numbers from 1 to 20, e.g. 4,10, got ${JSON.stringify(values.questions)}`);
   }
-  if (options.spreadMs > options.meanMs) fail("--spread cannot exceed --mean");
+  if (options.spreadMs > options.meanMs) throw new UsageError("--spread cannot exceed --mean");
   return options;
-}
-
-function fail(message: string): never {
-  console.error(`faqSpeedup: ${message}`);
-  process.exit(1);
-}
-
-/** The requests_docs folder: `--data-dir`, `LLM_WORKFLOWS_DATA`, or `../shared/data` beside the working directory or the project. */
-function docsDir(option?: string): string {
-  const candidates = option ?? process.env.LLM_WORKFLOWS_DATA
-    ? [resolve(option ?? process.env.LLM_WORKFLOWS_DATA!)]
-    : [resolve(process.cwd(), "../shared/data"), resolve(PROJECT_ROOT, "../shared/data")];
-  for (const dir of candidates) if (existsSync(join(dir, "requests_docs"))) return join(dir, "requests_docs");
-  return fail(`no requests_docs folder in ${candidates.join(" or ")} (give --data-dir)`);
 }
 
 /** reStructuredText to plain text: markup lines dropped, roles, links and literals reduced to their text. */
@@ -119,7 +115,7 @@ export function rstToText(rst: string): string {
 /** The source documents (every .rst but faq.rst) and the human FAQ's headings. */
 function loadDocs(dir: string): { documents: FaqDocument[]; humanHeadings: string[] } {
   const files = readdirSync(dir).filter((f) => f.endsWith(".rst") && f !== "faq.rst").sort();
-  if (files.length === 0) fail(`no .rst documents in ${dir}`);
+  if (files.length === 0) throw new DataFileError(dir, "no .rst documents");
   const documents = files.map((file) => {
     const raw = readFileSync(join(dir, file), "utf8");
     const title = [...rstSections(raw).keys()][0] ?? file.replace(/\.rst$/, "");
@@ -145,6 +141,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 /** Runs both modes `reps` times with one simulated model; medians and what the delays predict. */
 async function timeModes(documents: FaqDocument[], n: number, content: "fixed" | "offline", o: Options, meanMs = o.meanMs, spreadMs = o.spreadMs): Promise<Timing> {
+  const { definition } = await import("../graphs/faqGeneration.js");
+  const { SimulatedChatModel } = await import("../src/models/simulated.js");
   let log: number[] = [];
   const model = new SimulatedChatModel({
     seed: o.seed,
@@ -196,8 +194,8 @@ const fmt = (x: number, digits = 2) => (Number.isFinite(x) ? x.toFixed(digits) :
 
 async function main(): Promise<void> {
   setMaxListeners(0); // one abort listener per parallel task
-  const o = parseArgs(process.argv.slice(2));
-  const dir = docsDir(o.dataDir);
+  const o = parseOptions(process.argv.slice(2));
+  const dir = dataFolder(o.dataDir, "requests_docs");
   const { documents, humanHeadings } = loadDocs(dir);
   console.log(`faqGeneration: sequential vs parallel on ${dir}`);
   console.log(`documents (faq.rst left out, kept as the reference): ${documents.map((d) => `${d.title} (${d.content.length} chars)`).join(", ")}`);
@@ -289,7 +287,4 @@ function compareWithHumanFaq(documents: FaqDocument[], headings: string[], faq: 
   );
 }
 
-main().catch((error) => {
-  console.error(`faqSpeedup: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(1);
-});
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) runScript("faqSpeedup", main);

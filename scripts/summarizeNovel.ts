@@ -5,28 +5,30 @@
  * the budget, why the reduction stopped and whether the summary was truncated,
  * model calls and tokens, and the wall time. Writes nothing but stdout/stderr.
  *
- * Usage:
- *   npx tsx scripts/summarizeNovel.ts [FILE] [--chunk-size N] [--chunk-overlap N]
- *     [--token-budget N] [--group-token-budget N] [--max-concurrency N] [--max-rounds N]
+ * ```sh
+ * npx tsx scripts/summarizeNovel.ts [FILE] [--data-dir DIR] [--chunk-size N] [--chunk-overlap N]
+ *   [--token-budget N] [--group-token-budget N] [--max-concurrency N] [--max-rounds N] [--over-budget truncate|keep]
+ * ```
  *
- * FILE defaults to `../shared/data/gutenberg/pg84.txt` (Frankenstein), read in
+ * FILE is any plain-text file (a path); without it, `gutenberg/pg84.txt`
+ * (Frankenstein) of the data directory (`--data-dir`, else
+ * `LLM_WORKFLOWS_DATA`, else `../shared/data`; docs/data.md). It is read in
  * place and decoded as UTF-8, or as Windows-1252 when it is not valid UTF-8
- * (pg84.txt is Windows-1252 with CRLF line ends). The Project Gutenberg header and licence (outside the `*** START OF` /
- * `*** END OF` lines) are dropped before splitting. The model is the offline
- * model unless `OPENAI_API_KEY` / `OPENAI_BASE_URL` are set (see the README's
- * Models section).
+ * (pg84.txt is Windows-1252 with CRLF line ends). A Project Gutenberg header
+ * and licence (outside the `*** START OF` / `*** END OF` lines) are dropped
+ * before splitting. The model is the offline model unless `OPENAI_API_KEY` /
+ * `OPENAI_BASE_URL` are set (see the README's Models section).
  */
 import { setMaxListeners } from "node:events";
 import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { definition } from "../graphs/summarization.js";
-import { InvalidInputError, parseInput } from "../src/runtime/errors.js";
-import { UsageTracker } from "../src/runtime/usage.js";
+import { DataFileError } from "../src/runtime/errors.js";
+import { dataDirHelp, DATA_DIR_OPTION, dataFolder, parseCommandLine, runScript, UsageError } from "./lib/cli.js";
 
-/** The novel read when no FILE is given, relative to the project root. */
-export const DEFAULT_NOVEL = "../shared/data/gutenberg/pg84.txt";
+/** The novel read when no FILE is given, in the data directory. */
+export const DEFAULT_NOVEL = join("gutenberg", "pg84.txt");
 
 /*
  * Windows-1252 bytes 0x80-0x9F (curly quotes, dashes, ...). Node 20's
@@ -58,37 +60,101 @@ export function gutenbergBody(raw: string): string {
   return text.slice(from, to).trim();
 }
 
-/** Options from the command line: the file and the numeric workflow inputs given. */
-export function parseArgs(argv: string[]): { file: string; inputs: Record<string, number> } {
-  const flags: Record<string, string> = {
-    "--chunk-size": "chunkSize",
-    "--chunk-overlap": "chunkOverlap",
-    "--token-budget": "tokenBudget",
-    "--group-token-budget": "groupTokenBudget",
-    "--max-concurrency": "maxConcurrency",
-    "--max-rounds": "maxRounds",
-  };
-  const inputs: Record<string, number> = {};
-  let file: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg in flags) {
-      const value = Number(argv[++i]);
-      if (!Number.isFinite(value)) throw new InvalidInputError("summarization", [{ path: flags[arg], message: `${arg} needs a number` }]);
-      inputs[flags[arg]] = value;
-    } else if (arg.startsWith("--")) {
-      throw new InvalidInputError("summarization", [{ path: arg, message: `unknown option; expected one of ${Object.keys(flags).join(", ")}` }]);
-    } else file = arg;
+const HELP = `Usage: npx tsx scripts/summarizeNovel.ts [FILE] [options]
+
+Summarises a long text with the summarization workflow (map-reduce) and prints
+the figures and the summary.
+
+  FILE                     a plain-text file, UTF-8 or Windows-1252; a Project Gutenberg
+                           header and licence are dropped (default: gutenberg/pg84.txt,
+                           Frankenstein, in the data directory)
+Options (workflow inputs; defaults are the workflow's):
+  --chunk-size N           characters per chunk (200-100000, default 4000)
+  --chunk-overlap N        characters shared by consecutive chunks (default 200)
+  --token-budget N         most tokens of the summary (20-100000, default 400)
+  --group-token-budget N   most tokens one reduce call reads (default 2000)
+  --max-concurrency N      model calls of one fan-out at once (default: all)
+  --max-rounds N           most reduce rounds (0-10, default 8)
+  --over-budget MODE       truncate (default) or keep a summary over the budget
+${dataDirHelp(27)}
+                           (read only when FILE is not given)
+  -h, --help               show this help`;
+
+/** Workflow inputs the numeric options set. */
+const NUMERIC = {
+  "chunk-size": "chunkSize",
+  "chunk-overlap": "chunkOverlap",
+  "token-budget": "tokenBudget",
+  "group-token-budget": "groupTokenBudget",
+  "max-concurrency": "maxConcurrency",
+  "max-rounds": "maxRounds",
+} as const;
+
+/**
+ * Options from the command line: the file (FILE, else the data directory's
+ * {@link DEFAULT_NOVEL}) and the workflow inputs given. `--help` prints the
+ * help and exits.
+ * @throws {UsageError} for an unknown option, a bad value or more than one FILE.
+ * @throws {DataFileError} when FILE is not given and the data directory or its gutenberg folder is missing.
+ */
+export function parseOptions(argv: string[], env: Record<string, string | undefined> = process.env): { file: string; inputs: Record<string, number | string> } {
+  const string = { type: "string" } as const;
+  const { values, positionals } = parseCommandLine(
+    HELP,
+    { ...Object.fromEntries(Object.keys(NUMERIC).map((k) => [k, string])), "over-budget": string, ...DATA_DIR_OPTION } as Record<keyof typeof NUMERIC | "over-budget" | "data-dir", typeof string>,
+    argv,
+    true,
+  );
+  if (positionals.length > 1) throw new UsageError(`expected at most one FILE, got ${positionals.length}: ${positionals.join(" ")}`);
+  const inputs: Record<string, number | string> = {};
+  for (const [flag, field] of Object.entries(NUMERIC)) {
+    const value = values[flag as keyof typeof NUMERIC];
+    if (value === undefined) continue;
+    if (!/^\d+$/.test(value.trim())) throw new UsageError(`--${flag} needs a whole number, got ${JSON.stringify(value)}`);
+    inputs[field] = Number(value); // its range is the workflow's input schema's (see optionsIssue)
   }
-  const root = fileURLToPath(new URL("../", import.meta.url));
-  return { file: file ? resolve(file) : resolve(root, DEFAULT_NOVEL), inputs };
+  const overBudget = values["over-budget"];
+  if (overBudget !== undefined) {
+    if (overBudget !== "truncate" && overBudget !== "keep") throw new UsageError(`--over-budget needs truncate or keep, got ${JSON.stringify(overBudget)}`);
+    inputs.overBudget = overBudget;
+  }
+  const file = positionals[0] !== undefined ? resolve(positionals[0]) : join(dataFolder(values["data-dir"], "gutenberg", env), "pg84.txt");
+  return { file, inputs };
+}
+
+/** A usage error naming the options behind the workflow's input issues (`chunkSize` -> `--chunk-size`). */
+function optionsIssue(issues: Array<{ path: string; message: string }>): UsageError {
+  const flagOf = new Map<string, string>([...Object.entries(NUMERIC).map(([flag, field]) => [field, flag] as const), ["overBudget", "over-budget"]]);
+  return new UsageError(issues.map((i) => `${flagOf.has(i.path) ? `--${flagOf.get(i.path)}` : i.path}: ${i.message}`).join("; "));
+}
+
+/**
+ * The bytes of `file`.
+ * @throws {DataFileError} when it cannot be read.
+ */
+function readBytes(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new DataFileError(file, code === "ENOENT" ? "no such file" : code === "EISDIR" ? "a directory, not a file" : (error as Error).message);
+  }
 }
 
 async function main(): Promise<void> {
-  const { file, inputs } = parseArgs(process.argv.slice(2));
+  const { file, inputs } = parseOptions(process.argv.slice(2));
+  const text = gutenbergBody(decodeText(readBytes(file)));
+  const { definition } = await import("../graphs/summarization.js");
+  const { InvalidInputError, parseInput } = await import("../src/runtime/errors.js");
+  const { UsageTracker } = await import("../src/runtime/usage.js");
   setMaxListeners(0); // one abort listener per parallel task, as in the facade
-  const text = gutenbergBody(decodeText(readFileSync(file)));
-  const input = parseInput("summarization", definition.input, { text, ...inputs });
+  let input;
+  try {
+    input = parseInput("summarization", definition.input, { text, ...inputs });
+  } catch (error) {
+    throw error instanceof InvalidInputError ? optionsIssue(error.issues) : error;
+  }
+  if (input.chunkOverlap >= input.chunkSize) throw new UsageError(`--chunk-overlap: must be smaller than the chunk size (${input.chunkSize}), got ${input.chunkOverlap}`);
   const tracker = new UsageTracker();
   const started = performance.now();
   const out = await definition.graph.invoke(input, { callbacks: [tracker] });
@@ -110,9 +176,4 @@ async function main(): Promise<void> {
   process.stdout.write(`${lines.join("\n")}\n`);
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  main().catch((error: unknown) => {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-    process.exitCode = 1;
-  });
-}
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) runScript("summarizeNovel", main);

@@ -44,8 +44,17 @@ function packageRoot(dir: string): string {
 /** The shipped sample set. */
 export const SAMPLES_FILE = join(PROJECT_ROOT, "samples", "main-job.json");
 
-/** Where the data is: the option, the environment, `../shared/data` beside the project, or nothing. */
-export function resolveDataDir(option?: string, env: Record<string, string | undefined> = process.env): string | undefined {
+/**
+ * Where the public data is: the option (`--data-dir`), else the environment
+ * variable `LLM_WORKFLOWS_DATA`, else `../shared/data` beside the working
+ * directory or beside the project root when it holds the folder `marker`;
+ * undefined when none of these applies. Shared by the main job and the
+ * scripts (docs/data.md).
+ *
+ * @param marker - The data set folder that marks a default candidate as the data directory (default `banking77`, the main job's).
+ * @throws {DataFileError} when the option or the variable names a directory that does not exist.
+ */
+export function resolveDataDir(option?: string, env: Record<string, string | undefined> = process.env, marker = "banking77"): string | undefined {
   const explicit = option ?? env.LLM_WORKFLOWS_DATA;
   if (explicit) {
     const dir = resolve(explicit);
@@ -53,7 +62,7 @@ export function resolveDataDir(option?: string, env: Record<string, string | und
     return dir;
   }
   for (const candidate of [resolve(process.cwd(), "../shared/data"), resolve(PROJECT_ROOT, "../shared/data")]) {
-    if (existsSync(join(candidate, "banking77"))) return candidate;
+    if (existsSync(join(candidate, marker))) return candidate;
   }
   return undefined;
 }
