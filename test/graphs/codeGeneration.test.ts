@@ -1,4 +1,7 @@
 import { spawnSync } from "node:child_process";
+import { BaseChatModel } from "@langchain/core/language_models/chat_models";
+import { AIMessage, type BaseMessage } from "@langchain/core/messages";
+import type { ChatResult } from "@langchain/core/outputs";
 import { MemorySaver } from "@langchain/langgraph";
 import { describe, expect, it } from "vitest";
 import {
@@ -29,6 +32,22 @@ function baseState(over: Partial<CodeGenerationState> = {}): CodeGenerationState
     stopReason: null, revisedAfter: 0, passed: 0, total: 0, testRuns: [], ...over,
   } as CodeGenerationState;
 }
+
+/** A chat model that answers `answer` to every call and keeps each prompt's text. */
+class RecordingModel extends BaseChatModel {
+  prompts: string[] = [];
+  constructor(private readonly answer: string) {
+    super({});
+  }
+  _llmType() {
+    return "recording";
+  }
+  async _generate(messages: BaseMessage[]): Promise<ChatResult> {
+    this.prompts.push(messages.map((m) => String(m.content)).join("\n"));
+    return { generations: [{ text: this.answer, message: new AIMessage(this.answer) }] };
+  }
+}
+const withModel = (model: BaseChatModel) => ({ configurable: { modelOverride: model } });
 
 /** A generator that returns `drafts[i]` on the i-th call and records what it saw. */
 function scripted(drafts: string[]) {
@@ -84,10 +103,24 @@ describe("codeGeneration: parts", () => {
     expect(out.feedback).toContain("the model returned no code");
   });
 
-  it("generate asks the model (offline: an extract, not code) and never sees a reference solution", async () => {
+  it("generate sends the task and the tests, then also the feedback and the last draft, and keeps the code of a fenced answer", async () => {
+    const model = new RecordingModel(`Here it is:\n\`\`\`python\n${RIGHT}\`\`\`\nIt counts both cases.`);
+    const first = await generateCode(baseState(), withModel(model));
+    expect(first.draft).toBe(RIGHT.trim());
+    expect(model.prompts[0]).toContain(`<task>\n${TASK}\n</task>`);
+    expect(model.prompts[0]).toContain(`<tests>\n${TESTS.join("\n")}\n</tests>`);
+    expect(model.prompts[0]).not.toContain("<feedback>");
+    const feedback = "1 of 3 tests failed:\n- assert count_vowels('Apple') == 2\n  AssertionError: got 1, expected 2";
+    await generateCode(baseState({ iteration: 1, draft: WRONG, feedback }), withModel(model));
+    expect(model.prompts[1]).toContain(`<feedback>\n${feedback}\n</feedback>`);
+    expect(model.prompts[1]).toContain(`<code>\n${WRONG}\n</code>`);
+    expect(model.prompts[1]).toContain(`<tests>\n${TESTS.join("\n")}\n</tests>`);
+  });
+
+  it("generate offline gives an extract of the prompt, not code", async () => {
     const out = await generateCode(baseState(), {});
-    expect(typeof out.draft).toBe("string");
-    expect(out.draft).not.toContain("aeiouAEIOU");
+    expect(out.draft).toContain("count_vowels");
+    expect(out.draft).not.toMatch(/^def /m);
   });
 });
 
