@@ -44,7 +44,9 @@ describe("eventLog", () => {
     expect(log[1].writes).toEqual([{ node: "__start__", update: { text: "cats" } }]);
     expect(log[2].writes).toEqual([{ node: "makeOutline", update: { outline: "outline(cats)", stopReason: null, stoppedAfter: null } }]);
     expect(log[3].writes[0]).toMatchObject({ node: "writeDraft", update: { draft: "draft(outline(cats))" } });
-    for (const e of log) expect(typeof e.createdAt).toBe("string");
+    // ISO 8601 times, oldest first.
+    for (const e of log) expect(new Date(e.createdAt!).toISOString()).toBe(e.createdAt);
+    expect(log.map((e) => e.createdAt)).toEqual(log.map((e) => e.createdAt).sort());
     expect(log[0].parentCheckpointId).toBeUndefined();
     log.slice(1).forEach((e, i) => expect(e.parentCheckpointId).toBe(log[i].checkpointId));
   });
