@@ -451,6 +451,7 @@ export class ModelCallRecorder {
   private readonly models = new Map<string, ReplayChatModel>();
   private readonly byModel = new WeakMap<BaseChatModel, Map<string, ReplayChatModel>>();
   private readonly stat: RecorderStats = { replayed: 0, recorded: 0, loaded: 0 };
+  private readonly answered = new Map<string, number>();
 
   /**
    * @throws {ConfigurationError} for an unknown mode.
@@ -513,7 +514,10 @@ export class ModelCallRecorder {
   /** The next unreplayed record of `hash`, taken from the file's (in its order), if any. */
   take(hash: string): CallRecord | undefined {
     const record = this.queues.get(hash)?.shift();
-    if (record) this.stat.replayed++;
+    if (record) {
+      this.stat.replayed++;
+      this.countAnswer(record.response);
+    }
     return record;
   }
 
@@ -526,6 +530,17 @@ export class ModelCallRecorder {
   append(record: CallRecord): void {
     appendFileSync(this.file, `${redactSecrets(JSON.stringify(record), [...this.secrets])}\n`);
     this.stat.recorded++;
+    this.countAnswer(record.response);
+  }
+
+  private countAnswer(response: RecordedResponse): void {
+    const model = response.model ?? "unknown";
+    this.answered.set(model, (this.answered.get(model) ?? 0) + 1);
+  }
+
+  /** The models that answered the calls replayed and recorded so far (as the provider named them), with their calls. */
+  answeredBy(): Record<string, number> {
+    return Object.fromEntries(this.answered);
   }
 
   /** Keeps `secret` (a key configured for a run) out of the file too. */
