@@ -48,6 +48,24 @@ describe("code blocks in README.md and docs/", () => {
     expect(blocks.length).toBeGreaterThan(0);
   });
 
+  it("names the language of every block, and fences code for the compiler as ts (not js or unlabelled)", () => {
+    const unchecked: string[] = [];
+    for (const file of docs) {
+      const lines = readFileSync(file, "utf8").split("\n");
+      let open = false;
+      lines.forEach((line, i) => {
+        if (!line.startsWith("```")) return;
+        if (open) open = false;
+        else {
+          open = true;
+          const lang = line.slice(3).trim();
+          if (!lang || /^(js|javascript|jsx|tsx|mts|cts|mjs)$/i.test(lang)) unchecked.push(`${file.slice(ROOT.length)}:${i + 1} ${line}`);
+        }
+      });
+    }
+    expect(unchecked).toEqual([]);
+  });
+
   it("every ts block compiles as a user's module (strict, nodenext, no skipLibCheck)", () => {
     // The blocks import the package by name, which resolves to the build.
     expect(existsSync(join(ROOT, "dist/src/index.d.ts")), "dist/ is missing: run `npm run build` first").toBe(true);
