@@ -375,7 +375,7 @@ export interface ReportContext {
 
 /** The report of an eval (see {@link EvalReport}). */
 export function buildReport(context: ReportContext, rows: EvalRowResult[]): EvalReport {
-  const configurable = { ...(context.runOptions?.configurable ?? {}), ...(context.runOptions?.model ? { model: context.runOptions.model } : {}) };
+  const configurable: Record<string, unknown> = { ...(context.runOptions?.configurable ?? {}), ...(context.runOptions?.model ? { model: context.runOptions.model } : {}) };
   const override = configurable.modelOverride;
   let model: Pick<EvalReport["model"], "provider" | "default" | "strong">;
   if (override instanceof BaseChatModel) {
