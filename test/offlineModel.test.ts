@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { HumanMessage, SystemMessage } from "@langchain/core/messages";
 import { z } from "zod";
 import { OfflineChatModel } from "../src/models/offline/model.js";
@@ -170,6 +170,17 @@ describe("OfflineChatModel", () => {
     // Synchronous text work gives 0-1 turns; in 10 ms slices, dozens at least.
     expect(turns).toBeGreaterThan(50);
   }, 120_000);
+
+  it("still answers when the caller's test fakes the timers", async () => {
+    vi.useFakeTimers();
+    try {
+      const material = "The lens cracked in the storm. The council refused the money. ".repeat(2_000);
+      const answer = await model.invoke(`Summarize the notes. <topic>the lens</topic><notes>${material}</notes>`);
+      expect(String(answer.content)).toContain("The lens cracked in the storm.");
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 
   it("joins wrapped lines of a paragraph into one sentence", () => {
     expect(sentences("This sentence wraps\nonto a second line. Next one.\n\n- item one\n- item two")).toEqual([

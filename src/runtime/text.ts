@@ -175,7 +175,8 @@ export class EventLoopSlicer {
     do {
       if (!this.markerQueued) {
         this.markerQueued = true;
-        setImmediate(() => {
+        // The same timer as the wait below (node:timers/promises, which fake timers leave alone), queued first so it runs first.
+        void nextTurn().then(() => {
           this.markerQueued = false;
           this.sliceStart = this.now();
         });
