@@ -3,6 +3,8 @@ import { HumanMessage } from "@langchain/core/messages";
 import { z } from "zod";
 import { classifyItem, DEFAULT_LABELS } from "../graphs/bulkClassification.js";
 import { runWorkflow } from "../src/facade.js";
+// The ready workflows, registered in the default registry that runs by name use.
+import "../graphs/index.js";
 import { getChatModel, MODEL_OVERRIDE_KEY } from "../src/models/factory.js";
 import { OfflineChatModel } from "../src/models/offline/model.js";
 import { drawDelay, FIXED_TEXT, fixedValue, SimulatedChatModel, type SimulatedModelOptions } from "../src/models/simulated.js";

@@ -65,7 +65,7 @@ describe("researchReport", () => {
 
   it("streams the nested workflows' nodes through the facade", async () => {
     const nodes: string[] = [];
-    for await (const e of streamWorkflow("researchReport", reportDefinition.example)) if (e.type === "node") nodes.push(e.node);
+    for await (const e of streamWorkflow(reportDefinition, reportDefinition.example)) if (e.type === "node") nodes.push(e.node);
     expect(nodes).toEqual(["research", "polish"]);
   });
 });
