@@ -25,6 +25,7 @@ import { attachRequestRecord, UsageTracker } from "../runtime/usage.js";
 import { resolveModelSettings, type ModelRole, type ModelSettings } from "./configuration.js";
 import { OfflineChatModel } from "./offline/model.js";
 import { FallbackChatModel } from "./fallback.js";
+import { modelWithRecorder } from "./replay.js";
 import { DEFAULT_BASE_DELAY_MS, DEFAULT_MAX_DELAY_MS, newRequestRecord, resilientFetch, withRequestRecord, type RequestRecord } from "./transport.js";
 import { limiterFor, type ModelRateLimiter } from "../runtime/rateLimit.js";
 
@@ -227,6 +228,7 @@ function createOpenAIModel(settings: ModelSettings): ChatOpenAI {
  * @param config - The node's run config (pass the second argument of a node function);
  *   its `configurable.modelOverride` ({@link MODEL_OVERRIDE_KEY}), when set, is returned for every role;
  *   a usage tracker under {@link USAGE_HANDLER_KEY} (the facade sets one per run) sees every call of the returned model;
+ *   a recorder under `RECORDER_KEY` (`replay.ts`) records the model's calls or answers them from its file;
  *   a logger under `configurable.logger` (`runtime/logger.ts`) is told once (code `OFFLINE_MODEL`) when the
  *   embedded offline model stands in for a provider. Nothing is written to stderr otherwise.
  * @throws {ConfigurationError} when a setting is invalid.
@@ -234,7 +236,8 @@ function createOpenAIModel(settings: ModelSettings): ChatOpenAI {
 export function getChatModel(role: ModelRole = "default", config?: RunnableConfig): BaseChatModel {
   const configurable = config?.configurable as Record<string, unknown> | undefined;
   const handler = configurable?.[USAGE_HANDLER_KEY];
-  const model = sharedModel(role, config);
+  // A run with a recorder (replay.ts, RECORDER_KEY) gets the model that records or replays its calls.
+  const model = modelWithRecorder(role, config, () => sharedModel(role, config));
   return handler instanceof BaseCallbackHandler ? withUsageHandler(model, handler) : model;
 }
 
