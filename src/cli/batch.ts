@@ -45,6 +45,8 @@ export interface BatchRecord {
   usage?: TokenUsage;
   /** The error message, when the row failed. */
   error?: string;
+  /** More fields some runners add (e.g. `run`: the server's thread and run ids). */
+  [more: string]: unknown;
 }
 
 /** One row of a batch: an input to run, or a row that could not be read (recorded as failed, not run). */
@@ -101,6 +103,27 @@ export interface BatchOptions {
   stop?: AbortSignal;
   /** When aborted, rows in flight are aborted and dropped (not written), and no row after them is written. */
   signal?: AbortSignal;
+  /**
+   * Runs one row instead of running `workflow` in this process (batch mode on
+   * a LangGraph server, `batchServer.ts`): resolves to the row's output (and
+   * usage, and fields added to its record), or throws for a failed row.
+   */
+  execute?: (input: Row, context: { row: number; signal: AbortSignal }) => Promise<RowResult>;
+  /**
+   * Whether an error of `execute` stops the batch instead of failing its row
+   * (the server cannot be reached): the row and the rows after it are not
+   * written, so that a resume runs them, and the error is thrown once the rows
+   * in flight are done.
+   */
+  isFatal?: (error: unknown) => boolean;
+}
+
+/** What running one row gave (see {@link BatchOptions.execute}). */
+export interface RowResult {
+  output: Record<string, unknown>;
+  usage?: TokenUsage;
+  /** More fields for the row's record (e.g. the server's run and thread ids). */
+  extra?: Record<string, unknown>;
 }
 
 /** What a batch did. */
@@ -160,7 +183,7 @@ export async function runBatch(inputs: Iterable<Row> | AsyncIterable<Row>, optio
  * {@link runBatch} over items that may carry their row number and line, or
  * say that a row could not be read (it is recorded as failed, not run).
  *
- * @throws the error of `out`, after the rows in flight have finished.
+ * @throws the error of `out` (or a fatal error of `execute`), after the rows in flight have finished.
  */
 export async function runBatchItems(items: Iterable<BatchItem> | AsyncIterable<BatchItem>, options: BatchOptions): Promise<BatchSummary> {
   const concurrency = options.concurrency ?? DEFAULT_BATCH_CONCURRENCY;
@@ -189,7 +212,10 @@ export async function runBatchItems(items: Iterable<BatchItem> | AsyncIterable<B
   let nextToWrite = 0;
   let done = 0;
   let failedDone = 0;
-  let writeError: unknown;
+  /** An error of the output stream: nothing more is written. */
+  let outError: unknown;
+  /** A fatal error of `execute`: no row is taken, the rows before it are still written. */
+  let fatalError: unknown;
   let halted = false;
   let wake: (() => void) | undefined;
   const wakeReader = () => {
@@ -197,31 +223,42 @@ export async function runBatchItems(items: Iterable<BatchItem> | AsyncIterable<B
     wake = undefined;
   };
   const onOutError = (error: unknown) => {
-    writeError ??= error;
+    outError ??= error;
     wakeReader();
   };
   out?.on("error", onOutError);
   options.stop?.addEventListener("abort", wakeReader);
   options.signal?.addEventListener("abort", wakeReader);
 
+  const execute =
+    options.execute ??
+    (async (input: Row, { signal }: { signal: AbortSignal }): Promise<RowResult> => {
+      let result: RowResult = { output: {} };
+      for await (const event of streamWorkflow(options.workflow, input, { ...options.runOptions, signal })) {
+        if (event.type === "result") result = { output: event.output, usage: event.usage };
+      }
+      return result;
+    });
+
   const runRow = async (item: BatchItem, position: number): Promise<BatchRecord | typeof DROPPED> => {
     const row = item.row ?? firstRow + position;
     if (item.invalid !== undefined) return { row, ...errorInput(item.raw), ...(item.line !== undefined ? { line: item.line } : {}), error: item.invalid };
-    if (options.signal?.aborted || writeError) return DROPPED;
+    if (options.signal?.aborted || fatalError !== undefined || outError !== undefined) return DROPPED;
     const input = item.input ?? {};
     const rowAbort = new AbortController();
     const abortRow = () => rowAbort.abort(options.signal?.reason ?? options.runOptions?.signal?.reason);
     batchAbort.signal.addEventListener("abort", abortRow);
     try {
-      let record: BatchRecord = { row, input };
-      for await (const event of streamWorkflow(options.workflow, input, { ...options.runOptions, signal: rowAbort.signal })) {
-        if (event.type !== "result") continue;
-        record = { row, input, output: event.output, usage: event.usage };
-        addUsage(summary.usage, event.usage);
-      }
-      return record;
+      const result = await execute(input, { row, signal: rowAbort.signal });
+      if (result.usage) addUsage(summary.usage, result.usage);
+      return { row, input, output: result.output, ...(result.usage ? { usage: result.usage } : {}), ...result.extra };
     } catch (error) {
       if (options.signal?.aborted) return DROPPED;
+      if (options.isFatal?.(error)) {
+        fatalError ??= error;
+        wakeReader();
+        return DROPPED;
+      }
       return { row, ...errorInput(input), error: error instanceof Error ? error.message : String(error) };
     } finally {
       batchAbort.signal.removeEventListener("abort", abortRow);
@@ -239,7 +276,7 @@ export async function runBatchItems(items: Iterable<BatchItem> | AsyncIterable<B
       try {
         while (!halted && finished.has(nextToWrite)) {
           const { record, item } = finished.get(nextToWrite)!;
-          if (record === DROPPED || writeError !== undefined) {
+          if (record === DROPPED || outError !== undefined) {
             halted = true;
             break;
           }
@@ -260,7 +297,7 @@ export async function runBatchItems(items: Iterable<BatchItem> | AsyncIterable<B
           wakeReader();
         }
       } catch (error) {
-        writeError ??= error;
+        outError ??= error;
         halted = true;
       } finally {
         writerRunning = false;
@@ -269,7 +306,7 @@ export async function runBatchItems(items: Iterable<BatchItem> | AsyncIterable<B
     })();
   };
 
-  const shouldStop = () => options.stop?.aborted || options.signal?.aborted || writeError !== undefined || halted;
+  const shouldStop = () => options.stop?.aborted || options.signal?.aborted || fatalError !== undefined || outError !== undefined || halted;
   let cut = shouldStop();
   try {
     if (!cut) {
@@ -305,6 +342,7 @@ export async function runBatchItems(items: Iterable<BatchItem> | AsyncIterable<B
     options.runOptions?.signal?.removeEventListener("abort", abortBatch);
   }
   summary.dropped = read - summary.total;
-  if (writeError !== undefined) throw writeError;
+  if (outError !== undefined) throw outError;
+  if (fatalError !== undefined) throw fatalError;
   return summary;
 }

@@ -9,12 +9,15 @@ import { SingleBar } from "cli-progress";
 import { InvalidArgumentError, type Command } from "commander";
 import { performance } from "node:perf_hooks";
 import type { RunOptions } from "../facade.js";
-import { DataFileError } from "../runtime/errors.js";
+import { randomUUID } from "node:crypto";
+import { rmSync } from "node:fs";
+import { DataFileError, LlmWorkflowsError } from "../runtime/errors.js";
 import { addUsage, emptyUsage } from "../runtime/usage.js";
 import type { WorkflowDefinition } from "../workflow.js";
 import { runBatchItems, DEFAULT_BATCH_CONCURRENCY, type BatchItem, type BatchRecord, type BatchSummary } from "./batch.js";
 import { defaultDelimiter, jsonTopLevel, openBatchInput, type BatchInput, type InputStats } from "./batchInput.js";
 import { batchState, prepareOutput, type PreviousRecords } from "./batchResume.js";
+import { connectServer, openServerRunner, RUNS_SUFFIX, type ServerRunner } from "./batchServer.js";
 import { inputFileKind, parseFieldMappings, parseJson, readJsonFile, rowToInput, type Row } from "./io.js";
 import { formatUsage } from "./render.js";
 
@@ -24,6 +27,13 @@ export const EXIT_PARTIAL = 3;
 export const EXIT_SIGINT = 130;
 /** Exit code of a batch stopped by SIGTERM (128 + 15). */
 export const EXIT_SIGTERM = 143;
+
+/** A batch stopped by an error of its output or of its server (the rows written are kept; it can be resumed). */
+export class BatchStoppedError extends LlmWorkflowsError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("BATCH_STOPPED", message, options);
+  }
+}
 
 /** Failed rows listed on stderr at the end (the output file has them all). */
 const FAILURES_LISTED = 10;
@@ -41,6 +51,10 @@ export interface BatchFlags {
   delimiter?: string;
   /** Start again from row 1 even if `out` holds rows of a batch. */
   restart?: boolean;
+  /** Run each row on this LangGraph server instead of in process. */
+  server?: string;
+  /** The server's assistant (id or graph id) for the rows (default: the workflow's name). */
+  assistant?: string;
   /**
    * The command line that started the batch, without the program name (for
    * the resume hint after a stop); rebuilt from these flags when absent.
@@ -73,6 +87,8 @@ export function addBatchOptions(command: Command, positiveInt: (value: string) =
     .option("--concurrency <n>", "batch mode: rows run at once", positiveInt, DEFAULT_BATCH_CONCURRENCY)
     .option("--delimiter <char>", 'batch mode: CSV field delimiter (default "," for .csv, tab for .tsv; "\\t" or "tab" for a tab)', parseDelimiter)
     .option("--restart", "batch mode: start again from row 1 even if --out holds rows of this batch")
+    .option("--server <url>", "batch mode: run each row on this LangGraph server (through @langchain/langgraph-sdk)")
+    .option("--assistant <id>", "batch mode with --server: the assistant or graph id (default: the workflow's name)")
     .option("--no-progress", "batch mode: no progress bar");
 }
 
@@ -127,6 +143,8 @@ export function resumeCommand(workflow: WorkflowDefinition<any>, flags: BatchFla
   if (flags.input) args.push("--input", flags.input);
   if (flags.delimiter !== undefined) args.push("--delimiter", flags.delimiter === "\t" ? "tab" : flags.delimiter);
   args.push("--out", flags.out!);
+  if (flags.server) args.push("--server", flags.server);
+  if (flags.assistant) args.push("--assistant", flags.assistant);
   if (flags.concurrency !== DEFAULT_BATCH_CONCURRENCY) args.push("--concurrency", String(flags.concurrency));
   const options = flags.runOptions;
   if (options.model) args.push("--model", options.model);
@@ -198,6 +216,7 @@ export async function runFromFile(
     if ("single" in read) return runSingle(rowToInput(read.single, parseFieldMappings(flags.field), defaultsOf(flags)));
   }
   if (flags.thread) throw new DataFileError(file, "--thread applies to one input, not to a batch of rows");
+  if (flags.assistant && !flags.server) throw new DataFileError("--assistant", "applies with --server only");
   const fields = parseFieldMappings(flags.field);
   const defaults = defaultsOf(flags);
   const input = await openBatchInput(file, { delimiter: flags.delimiter });
@@ -223,21 +242,50 @@ async function runRows(
   let previous: PreviousRecords = { rows: 0, failures: 0, failed: [], usage: emptyUsage(), cutBytes: 0 };
   let out: NodeJS.WritableStream = stdout;
   let fileOut: import("node:fs").WriteStream | undefined;
+  const server = flags.server ? { url: flags.server.replace(/\/+$/, ""), assistant: flags.assistant ?? workflow.name } : undefined;
+  let batchId: string = randomUUID();
+  let resumed = false;
+  // The server is checked before the output is touched: a wrong --server or --assistant leaves no batch behind.
+  const connection = server ? await connectServer(server) : undefined;
   if (flags.out) {
     const state = await batchState(file, {
       workflow: workflow.source ?? workflow.name,
       fields,
       defaults,
       ...(input.kind === "csv" || input.kind === "tsv" ? { delimiter: flags.delimiter ?? defaultDelimiter(input.kind) } : {}),
+      ...(server ? { server } : {}),
     });
     const prepared = await prepareOutput(flags.out, state, { restart: flags.restart, keepFailed: FAILURES_LISTED });
     previous = prepared.previous;
     fileOut = prepared.stream;
     out = fileOut;
-    if (prepared.resumed) {
-      const cut = previous.cutBytes ? ` (a partly written last line of ${previous.cutBytes} bytes was cut off)` : "";
-      stderr.write(`resuming ${flags.out}: ${previous.rows.toLocaleString("en-US")} row${previous.rows === 1 ? "" : "s"} already written${cut}; going on from row ${previous.rows + 1}\n`);
+    batchId = prepared.state.batchId;
+    resumed = prepared.resumed;
+    // A new batch forgets the runs of an earlier one (its threads derive from another batch id).
+    if (!resumed) rmSync(`${flags.out}${RUNS_SUFFIX}`, { force: true });
+  }
+  let runner: ServerRunner | undefined;
+  try {
+    if (server) {
+      runner = await openServerRunner(
+        {
+          ...server,
+          batchId,
+          runsFile: flags.out ? `${flags.out}${RUNS_SUFFIX}` : undefined,
+          rowsWritten: previous.rows,
+          outputChannels: workflow.graph.outputChannels as string | string[] | undefined,
+        },
+        connection,
+      );
     }
+  } catch (error) {
+    if (fileOut) await new Promise<void>((resolve) => fileOut!.end(() => resolve()));
+    throw error;
+  }
+  if (resumed) {
+    const cut = previous.cutBytes ? ` (a partly written last line of ${previous.cutBytes} bytes was cut off)` : "";
+    const joined = runner?.pending ? `; ${runner.pending} run${runner.pending === 1 ? "" : "s"} submitted before to be joined, not submitted again` : "";
+    stderr.write(`resuming ${flags.out}: ${previous.rows.toLocaleString("en-US")} row${previous.rows === 1 ? "" : "s"} already written${cut}${joined}; going on from row ${previous.rows + 1}\n`);
   }
 
   // SIGINT/SIGTERM: the first stops taking rows (those in flight finish and are written), the second drops those in flight.
@@ -284,7 +332,8 @@ async function runRows(
     bar.start(Math.max(1, figures.total), figures.done, { figures: formatProgress(figures) });
     barOn = true;
   }
-  let summary: BatchSummary;
+  let summary: BatchSummary | undefined;
+  let fatal: unknown;
   try {
     summary = await runBatchItems(itemsOf(input, previous.rows, fields, defaults), {
       workflow,
@@ -295,17 +344,25 @@ async function runRows(
       keepFailed: Math.max(0, FAILURES_LISTED - previous.failed.length),
       stop: stop.signal,
       signal: abort.signal,
+      ...(runner ? { execute: runner.execute, isFatal: runner.isFatal } : {}),
       onProgress: ({ done, failed }) => {
         doneNow = done;
         failedNow = failed;
         update();
       },
     });
+  } catch (error) {
+    fatal = error;
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
     stopBar();
     if (fileOut) await new Promise<void>((resolve, reject) => fileOut!.end((error?: Error | null) => (error ? reject(error) : resolve())));
+  }
+  if (!summary) {
+    const message = fatal instanceof Error ? fatal.message : String(fatal);
+    const hint = flags.out ? `; the rows written are kept in ${flags.out}; resume with: ${resumeCommand(workflow, flags)}` : "";
+    throw new BatchStoppedError(`the batch stopped: ${message}${hint}`, { cause: fatal });
   }
   const seconds = (performance.now() - started) / 1000;
   const total = previous.rows + summary.total;
@@ -323,7 +380,9 @@ async function runRows(
   if (input.stats.replacedUtf8) parts.push(`${input.stats.replacedUtf8} invalid UTF-8 sequence${input.stats.replacedUtf8 === 1 ? "" : "s"} replaced with U+FFFD`);
   const rate = summary.total / seconds;
   stderr.write(
-    `${parts.join(", ")} in ${seconds.toFixed(1)} s (${rate.toFixed(1)} rows/s); ${formatUsage(usage)}${flags.out ? `; results in ${flags.out}` : ""}\n`,
+    `${parts.join(", ")} in ${seconds.toFixed(1)} s (${rate.toFixed(1)} rows/s); ` +
+      (server ? `model calls made on ${server.url} (not counted here)` : `${formatUsage(usage)}${previous.rows ? ` (this run: ${formatUsage(summary.usage)})` : ""}`) +
+      `${flags.out ? `; results in ${flags.out}` : ""}\n`,
   );
   if (summary.stopped && stoppedBy) return stoppedBy === "SIGINT" ? EXIT_SIGINT : EXIT_SIGTERM;
   return failures ? EXIT_PARTIAL : 0;

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { createReadStream, createWriteStream, existsSync, readFileSync, renameSync, writeFileSync, type WriteStream } from "node:fs";
 import { open, truncate } from "node:fs/promises";
 import { resolve } from "node:path";
@@ -58,6 +58,10 @@ export interface BatchState {
   defaults: Row;
   /** The CSV/TSV delimiter, when the input is one. */
   delimiter?: string;
+  /** The LangGraph server the rows run on (`--server`, `--assistant`); absent for a batch run in process. */
+  server?: { url: string; assistant: string };
+  /** A random id of the batch, drawn when it starts (the server's thread ids derive from it). */
+  batchId: string;
   /** ISO time the batch was first started. */
   startedAt: string;
 }
@@ -83,6 +87,8 @@ export interface PreparedOutput {
   previous: PreviousRecords;
   /** The state file's path. */
   stateFile: string;
+  /** The batch's state: the one saved when it resumes, else the new one. */
+  state: BatchState;
 }
 
 /**
@@ -175,7 +181,12 @@ export function stateDifferences(saved: BatchState, current: BatchState): string
   if (!same(saved.fields, current.fields)) differences.push(`it was started with ${describeFields(saved.fields)}, not ${describeFields(current.fields)}`);
   if (!same(saved.defaults, current.defaults)) differences.push(`it was started with --input ${JSON.stringify(saved.defaults)}, not ${JSON.stringify(current.defaults)}`);
   if ((saved.delimiter ?? null) !== (current.delimiter ?? null)) differences.push(`it was started with --delimiter ${JSON.stringify(saved.delimiter)}, not ${JSON.stringify(current.delimiter)}`);
+  if (!same(saved.server ?? null, current.server ?? null)) differences.push(`it was started ${describeServer(saved.server)}, not ${describeServer(current.server)}`);
   return differences;
+}
+
+function describeServer(server: BatchState["server"]): string {
+  return server ? `on the server ${server.url} (assistant ${server.assistant})` : "in process (no --server)";
 }
 
 function describeFields(fields: Record<string, string>): string {
@@ -186,7 +197,7 @@ function describeFields(fields: Record<string, string>): string {
 function readState(stateFile: string): BatchState | undefined {
   try {
     const state = JSON.parse(readFileSync(stateFile, "utf8")) as BatchState;
-    return state?.version === 1 && state.input?.sha256 ? state : undefined;
+    return state?.version === 1 && state.input?.sha256 && state.batchId ? state : undefined;
   } catch {
     return undefined;
   }
@@ -225,16 +236,16 @@ export async function prepareOutput(out: string, state: BatchState, options: { r
       throw new BatchResumeError(out, `${differences.join("; ")}. Give another --out, or --restart to start this batch again (the file is then overwritten)`);
     }
     const previous = await readPreviousRecords(out, options.keepFailed);
-    return { stream: await openStream(out, "a"), resumed: true, previous, stateFile };
+    return { stream: await openStream(out, "a"), resumed: true, previous, stateFile, state: saved };
   }
   // Empty the output before recording the new batch: a crash in between must not leave old rows under a new state.
   const stream = await openStream(out, "w");
-  writeState(stateFile, { ...state, startedAt: state.startedAt });
-  return { stream, resumed: false, previous: emptyPrevious(), stateFile };
+  writeState(stateFile, state);
+  return { stream, resumed: false, previous: emptyPrevious(), stateFile, state };
 }
 
 /** The state of a batch started now on `file`. */
-export async function batchState(file: string, spec: Omit<BatchState, "version" | "input" | "startedAt">): Promise<BatchState> {
+export async function batchState(file: string, spec: Omit<BatchState, "version" | "input" | "startedAt" | "batchId">): Promise<BatchState> {
   const fingerprint = await fingerprintFile(file);
-  return { version: 1, ...spec, input: { file: resolve(file), ...fingerprint }, startedAt: new Date().toISOString() };
+  return { version: 1, ...spec, input: { file: resolve(file), ...fingerprint }, batchId: randomUUID(), startedAt: new Date().toISOString() };
 }
