@@ -22,28 +22,18 @@
  *   next problem's tests (they must fail: the harness can tell right from
  *   wrong). `--all-references` runs the reference check on every problem of
  *   the file. Exit code 1 when a reference fails its own tests.
+ *
+ * The problems, the rows and their scoring are the eval command's
+ * (`mbppDataset` in `graphs/lib/datasets.ts`; `llm-workflows eval
+ * codeGeneration --dataset mbpp` writes a report, docs/evaluation.md); this
+ * script prints each problem's attempts and adds the harness check.
  */
-import { existsSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import pLimit from "p-limit";
 import type { TestRun } from "../graphs/codeGeneration.js";
 import type { PythonTestResult } from "../graphs/lib/python.js";
-import { DataFileError } from "../src/runtime/errors.js";
 import { dataDirHelp, DATA_DIR_OPTION, dataFolder, intOption, parseCommandLine, runScript, UsageError } from "./lib/cli.js";
-
-/** One MBPP problem as the workflow and the harness use it. */
-export interface MbppProblem {
-  taskId: number;
-  task: string;
-  tests: string[];
-  setup: string;
-  /** The dataset's reference solution: only ever given to the harness check, never to the workflow. */
-  reference: string;
-}
-
-/** MBPP's test split (README: "Task IDs 11-510 are used for testing"). */
-export const TEST_SPLIT = { first: 11, last: 510 };
 
 interface Options {
   limit: number;
@@ -83,28 +73,6 @@ function parseOptions(argv: string[]): Options {
   };
 }
 
-/** Every problem of the file, in task id order. */
-export function loadMbpp(dir: string, file: Options["file"]): MbppProblem[] {
-  const path = join(dir, file === "sanitized" ? "sanitized-mbpp.json" : "mbpp.jsonl");
-  if (!existsSync(path)) throw new DataFileError(path, "missing from the data directory");
-  const text = readFileSync(path, "utf8");
-  const problems: MbppProblem[] =
-    file === "sanitized"
-      ? (JSON.parse(text) as Array<{ task_id: number; prompt: string; code: string; test_list: string[]; test_imports: string[] }>).map((p) => ({
-          taskId: p.task_id,
-          task: p.prompt,
-          tests: p.test_list,
-          setup: (p.test_imports ?? []).join("\n"),
-          reference: p.code,
-        }))
-      : text
-          .split("\n")
-          .filter((l) => l.trim())
-          .map((l) => JSON.parse(l) as { task_id: number; text: string; code: string; test_list: string[]; test_setup_code: string })
-          .map((p) => ({ taskId: p.task_id, task: p.text, tests: p.test_list, setup: p.test_setup_code ?? "", reference: p.code }));
-  return problems.sort((a, b) => a.taskId - b.taskId);
-}
-
 const clip = (s: string, n: number) => {
   const one = s.replace(/\s+/g, " ").trim();
   return one.length <= n ? one : `${one.slice(0, n - 1)}…`;
@@ -119,38 +87,41 @@ function mapLimit<T, R>(items: T[], concurrency: number, fn: (item: T) => Promis
 async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
   const dir = dataFolder(o.dataDir, "mbpp");
-  const all = loadMbpp(dir, o.file);
+  const { loadMbpp, mbppDataset, MBPP_TEST_SPLIT } = await import("../graphs/lib/datasets.js");
+  const { runEval } = await import("../src/cli/evalCommand.js");
   const { definition } = await import("../graphs/codeGeneration.js");
   const { resolveModelSettings } = await import("../src/models/configuration.js");
   const { runPythonTests } = await import("../graphs/lib/python.js");
-  const problems = all.filter((p) => p.taskId >= TEST_SPLIT.first && p.taskId <= TEST_SPLIT.last).slice(0, o.limit);
+  // The rows and their scoring are the eval command's (llm-workflows eval codeGeneration --dataset mbpp).
+  const dataset = mbppDataset(dir, { limit: o.limit, file: o.file, maxIterations: o.maxIterations });
+  const all = loadMbpp(dir, o.file);
+  const problems = all.filter((p) => p.taskId >= MBPP_TEST_SPLIT.first && p.taskId <= MBPP_TEST_SPLIT.last).slice(0, o.limit);
   const provider = resolveModelSettings("default").provider;
   console.log(`codeGeneration on ${problems.length} MBPP problems (${o.file === "sanitized" ? "sanitized-mbpp.json" : "mbpp.jsonl"}, test split, task ids ${problems[0]?.taskId}-${problems.at(-1)?.taskId}) from ${dir}`);
   console.log(`model: ${provider}; up to ${o.maxIterations} attempts each; the workflow sees the task, the tests and the setup, never the reference code\n`);
 
-  let testsPassed = 0;
-  let testsTotal = 0;
-  let solved = 0;
   const started = performance.now();
-  for (const p of problems) {
-    const t0 = performance.now();
-    try {
-      const out = await definition.graph.invoke({ task: p.task, tests: p.tests, setup: p.setup, maxIterations: o.maxIterations });
+  // One problem at a time, printed as it finishes.
+  const rows = await runEval(definition, dataset, {
+    concurrency: 1,
+    onRow: (row, result, out) => {
+      const task = String(row.input.task);
+      if (!out) {
+        console.log(`#${row.id} ${clip(task, 60)}\n   ERROR: ${result.error}`);
+        return;
+      }
       const runs = out.testRuns as TestRun[];
-      testsPassed += out.passed;
-      testsTotal += out.total;
-      if (out.passed === out.total) solved++;
       const best = runs.find((r) => r.passed === out.passed && r.total === out.total) ?? runs.at(-1);
       const firstFailure = best?.failed[0];
       console.log(
-        `#${p.taskId} ${clip(p.task, 60)}\n   attempts ${runs.map((r) => `${r.passed}/${r.total}`).join(" -> ")}; final ${out.passed}/${out.total}; stopped on ${out.stopReason}; ${Math.round(performance.now() - t0)} ms` +
+        `#${row.id} ${clip(task, 60)}\n   attempts ${runs.map((r) => `${r.passed}/${r.total}`).join(" -> ")}; final ${out.passed}/${out.total}; stopped on ${out.stopReason}; ${Math.round(result.latencyMs)} ms` +
           (firstFailure ? `\n   first failure: ${clip(firstFailure.test, 60)} -> ${clip(firstFailure.error, 90)}` : ""),
       );
-    } catch (error) {
-      testsTotal += p.tests.length;
-      console.log(`#${p.taskId} ${clip(p.task, 60)}\n   ERROR: ${error instanceof Error ? error.message : String(error)}`);
-    }
-  }
+    },
+  });
+  const testsPassed = rows.reduce((n, r) => n + (r.ratios?.["tests passed"]?.part ?? 0), 0);
+  const testsTotal = rows.reduce((n, r) => n + (r.ratios?.["tests passed"]?.whole ?? 0), 0);
+  const solved = rows.filter((r) => r.correct).length;
   const share = testsTotal ? ((100 * testsPassed) / testsTotal).toFixed(1) : "0.0";
   console.log(`\ngenerated code: ${testsPassed} of ${testsTotal} tests passed (${share}%); ${solved} of ${problems.length} problems solved (every test); ${((performance.now() - started) / 1000).toFixed(1)} s`);
   if (provider === "offline") {

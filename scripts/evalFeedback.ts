@@ -3,7 +3,10 @@
  * (`sentiment/amazon_cells_labelled.txt` in the data directory) and prints
  * the agreement of its sentiment with the labels (neutral counts as
  * disagreement), the confusion table, the strong-model share and the
- * escalations. Writes nothing but stdout/stderr.
+ * escalations. Writes nothing but stdout/stderr. A wrapper of the eval
+ * engine: the rows and their scoring are those of
+ * `llm-workflows eval feedbackAnalysis --dataset amazon-reviews`
+ * (`graphs/lib/datasets.ts`), which also writes a report (docs/evaluation.md).
  *
  * ```sh
  * npx tsx scripts/evalFeedback.ts [--limit N] [--concurrency N] [--data-dir DIR]
@@ -33,36 +36,36 @@ async function main(): Promise<void> {
   const folder = dataFolder(values["data-dir"], "sentiment");
   const dir = dirname(folder);
 
-  const { loadReviews } = await import("../graphs/lib/data.js");
-  const { evenlySpaced } = await import("../graphs/lib/mainJob.js");
-  const { runBatch } = await import("../src/cli/batch.js");
+  const { amazonReviews } = await import("../graphs/lib/datasets.js");
+  const { runEval } = await import("../src/cli/evalCommand.js");
   const { definition } = await import("../graphs/feedbackAnalysis.js");
   const { percent, renderTable, formatUsage } = await import("../src/cli/render.js");
+  const { addUsage, emptyUsage } = await import("../src/runtime/usage.js");
   setMaxListeners(0); // one abort listener per parallel task, as in the facade
 
-  const reviews = evenlySpaced(loadReviews(dir), limit);
+  // The rows and their scoring are the eval command's (llm-workflows eval feedbackAnalysis --dataset amazon-reviews).
+  const dataset = amazonReviews.load(dir, { limit });
   const started = Date.now();
-  const summary = await runBatch(
-    reviews.map((r) => ({ feedback: r.text })),
-    { workflow: definition, concurrency },
-  );
+  const rows = await runEval(definition, dataset, { concurrency });
   const table: Record<string, Record<string, number>> = { positive: {}, negative: {} };
+  const usage = emptyUsage();
   let agree = 0;
   let strong = 0;
   let escalations = 0;
-  summary.records.forEach((record, i) => {
-    const got = (record.output?.sentiment as { sentiment?: string } | undefined)?.sentiment ?? "failed";
-    table[reviews[i].label][got] = (table[reviews[i].label][got] ?? 0) + 1;
-    if (got === reviews[i].label) agree++;
-    if (record.output?.topicsModel === "strong") strong++;
-    if (record.output?.escalationId) escalations++;
-  });
+  for (const row of rows) {
+    table[row.expected!][row.predicted!] = (table[row.expected!][row.predicted!] ?? 0) + 1;
+    if (row.correct) agree++;
+    strong += row.ratios?.["topics by the strong model (sentiment confidence < 0.7)"]?.part ?? 0;
+    escalations += row.ratios?.["escalations opened"]?.part ?? 0;
+    addUsage(usage, row.usage);
+  }
+  const failed = rows.filter((r) => r.error !== undefined).length;
   const cols = ["positive", "negative", "neutral", "failed"];
   process.stdout.write(
-    `feedbackAnalysis on ${reviews.length} Amazon review sentences from ${folder}\n` +
+    `feedbackAnalysis on ${rows.length} Amazon review sentences from ${folder}\n` +
       `${renderTable(["label \\ sentiment", ...cols], ["positive", "negative"].map((l) => [l, ...cols.map((c) => table[l][c] ?? 0)]))}\n` +
-      `agreement with the labels: ${agree}/${reviews.length} (${percent(agree, reviews.length)}); topics by the strong model: ${strong}; escalations: ${escalations}; failed: ${summary.failed.length}\n` +
-      `${((Date.now() - started) / 1000).toFixed(1)} s, ${formatUsage(summary.usage)}\n`,
+      `agreement with the labels: ${agree}/${rows.length} (${percent(agree, rows.length)}); topics by the strong model: ${strong}; escalations: ${escalations}; failed: ${failed}\n` +
+      `${((Date.now() - started) / 1000).toFixed(1)} s, ${formatUsage(usage)}\n`,
   );
 }
 

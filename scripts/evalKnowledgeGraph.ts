@@ -28,8 +28,10 @@
  * - relations, labelled: (source key, type, target key), direction kept;
  * - relations, unlabelled: the unordered pair of end keys.
  * Precision = matched / predicted, recall = matched / gold, F1 their harmonic
- * mean; "n/a" when a denominator is 0. The reading and scoring code is in
- * `scripts/lib/re3d.ts`.
+ * mean; "n/a" when a denominator is 0. The reading and scoring code is the
+ * eval command's (`re3dDataset` in `graphs/lib/datasets.ts`; `llm-workflows
+ * eval knowledgeGraph --dataset re3d` also writes a report, docs/evaluation.md):
+ * this script runs it and prints the table.
  *
  * The model is the offline model unless `OPENAI_API_KEY` / `OPENAI_BASE_URL`
  * are set (see the README's Models section); offline figures are a smoke
@@ -42,7 +44,7 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { DataFileError } from "../src/runtime/errors.js";
 import { dataDirHelp, DATA_DIR_OPTION, dataFolder, intOption, numberOption, parseCommandLine, runScript, UsageError } from "./lib/cli.js";
-import type { Re3dDocument, Re3dEntity, Re3dRelation } from "./lib/re3d.js";
+import type { MeasureFigures } from "../src/cli/evalCommand.js";
 
 /** Command-line options. */
 export interface EvalOptions {
@@ -89,54 +91,56 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
   };
 }
 
+const pct = (x: number | null) => (x === null ? "n/a" : `${(100 * x).toFixed(1)}%`);
+
+/** The measures as a text table: the main ones, a blank line, then entities per type (most gold first). */
+export function formatTable(measures: MeasureFigures[], extracted: ReadonlySet<string>): string {
+  const rows: string[][] = [["measure", "gold", "predicted", "matched", "precision", "recall", "F1"]];
+  const add = (name: string, m: MeasureFigures) => rows.push([name, String(m.gold), String(m.predicted), String(m.matched), pct(m.precision), pct(m.recall), pct(m.f1)]);
+  const byType = measures.filter((m) => m.name.startsWith("entities: "));
+  for (const m of measures) if (!byType.includes(m)) add(m.name, m);
+  rows.push(["", "", "", "", "", "", ""]);
+  for (const m of byType) {
+    const type = m.name.slice("entities: ".length);
+    add(`  ${type}${extracted.has(type) ? "" : " (not extracted)"}`, m);
+  }
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  const line = (r: string[]) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join("  ").trimEnd();
+  return [line(rows[0]), widths.map((w) => "-".repeat(w)).join("  "), ...rows.slice(1).map(line)].join("\n");
+}
+
 async function main(): Promise<void> {
   setMaxListeners(0); // one abort listener per parallel task, as in the facade
   const options = parseOptions(process.argv.slice(2));
-  const { formatTable, newEvaluation, readMongoExport, scoreDocument } = await import("./lib/re3d.js");
-  const { definition, ENTITY_TYPES, proposeMentions, RELATION_TYPES } = await import("../graphs/knowledgeGraph.js");
+  const { re3dDataset } = await import("../graphs/lib/datasets.js");
+  const { runEval, summarizeQuality } = await import("../src/cli/evalCommand.js");
+  const { definition, ENTITY_TYPES, RELATION_TYPES } = await import("../graphs/knowledgeGraph.js");
   const { resolveModelSettings } = await import("../src/models/configuration.js");
-  const { UsageTracker } = await import("../src/runtime/usage.js");
-  const { default: pLimit } = await import("p-limit");
+  const { addUsage, emptyUsage } = await import("../src/runtime/usage.js");
   const dir = join(options.re3dDir, options.dataset);
   if (!existsSync(dir)) throw new DataFileError(dir, "no such re3d part (see --dataset)");
-  const allDocs = readMongoExport<Re3dDocument>(join(dir, "documents.json"));
-  const docs = options.limit ? allDocs.slice(0, options.limit) : allDocs;
-  const entities = readMongoExport<Re3dEntity>(join(dir, "entities.json")).filter((e) => e.confidence >= options.minConfidence);
-  const relations = readMongoExport<Re3dRelation>(join(dir, "relations.json")).filter((r) => r.confidence >= options.minConfidence);
-  const evaluation = newEvaluation();
-  const tracker = new UsageTracker();
-  const limit = pLimit(options.concurrency);
+  const dataset = re3dDataset(dir, { limit: options.limit, minConfidence: options.minConfidence });
   const started = performance.now();
-  let failed = 0;
-  await Promise.all(
-    docs.map((doc) =>
-      limit(async () => {
-        try {
-          const input = definition.input.parse({ text: doc.text, documentId: doc._id });
-          const out = await definition.graph.invoke(input, { callbacks: [tracker] });
-          scoreDocument(
-            evaluation,
-            { entities: out.entities, relations: out.relations, candidates: proposeMentions(doc.text) },
-            { entities: entities.filter((e) => e.documentId === doc._id), relations: relations.filter((r) => r.documentId === doc._id) },
-          );
-        } catch (error) {
-          failed++;
-          process.stderr.write(`document ${doc._id} (${doc.title}) failed: ${error instanceof Error ? error.message : String(error)}\n`);
-        }
-      }),
-    ),
-  );
+  const rows = await runEval(definition, dataset, {
+    concurrency: options.concurrency,
+    onRow: (row, result) => {
+      if (result.error !== undefined) process.stderr.write(`document ${row.id} (${row.note}) failed: ${result.error}\n`);
+    },
+  });
   const seconds = (performance.now() - started) / 1000;
+  const failed = rows.filter((r) => r.error !== undefined).length;
+  const gold = dataset.rows.map((r) => r.expected as { entities: unknown[]; relations: unknown[] });
   const model = resolveModelSettings("default");
-  const usage = tracker.total;
+  const usage = emptyUsage();
+  for (const row of rows) addUsage(usage, row.usage);
   process.stdout.write(
     [
-      `knowledgeGraph (DAG) on re3d/${options.dataset}: ${docs.length - failed} of ${docs.length} documents (${allDocs.length} in the set), ` +
-        `gold annotations with confidence >= ${options.minConfidence}: ${entities.filter((e) => docs.some((d) => d._id === e.documentId)).length} entities, ` +
-        `${relations.filter((r) => docs.some((d) => d._id === r.documentId)).length} relations`,
+      `knowledgeGraph (DAG) on re3d/${options.dataset}: ${rows.length - failed} of ${rows.length} documents (${dataset.total} in the set), ` +
+        `gold annotations with confidence >= ${options.minConfidence}: ${gold.reduce((n, g) => n + g.entities.length, 0)} entities, ` +
+        `${gold.reduce((n, g) => n + g.relations.length, 0)} relations`,
       `model: ${model.provider === "offline" ? "offline" : `${model.provider} ${model.model}`}; extracted types: ${Object.keys(ENTITY_TYPES).join(", ")}; relation types: ${Object.keys(RELATION_TYPES).join(", ")}`,
       "",
-      formatTable(evaluation),
+      formatTable(summarizeQuality(dataset, rows).measures ?? [], new Set(Object.keys(ENTITY_TYPES))),
       "",
       `${seconds.toFixed(2)} s, ${usage.calls} model calls, ${usage.inputTokens.toLocaleString("en")} in / ${usage.outputTokens.toLocaleString("en")} out tokens; ${failed} failed`,
       ...(model.provider === "offline"

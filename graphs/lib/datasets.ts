@@ -164,7 +164,15 @@ export const amazonReviews: DatasetAdapter = {
       score: (row, output) => {
         const got = valueAt(output, "sentiment.sentiment");
         const predicted = typeof got === "string" ? got : "failed";
-        return { expected: String(row.expected), predicted, correct: predicted === row.expected };
+        return {
+          expected: String(row.expected),
+          predicted,
+          correct: predicted === row.expected,
+          ratios: {
+            "topics by the strong model (sentiment confidence < 0.7)": { part: output?.topicsModel === "strong" ? 1 : 0, whole: 1 },
+            "escalations opened": { part: output?.escalationId ? 1 : 0, whole: 1 },
+          },
+        };
       },
     };
   },
@@ -271,6 +279,59 @@ export function scoreRe3dDocument(
 /** The re3d part read when none is named. */
 export const RE3D_PART = "Wikipedia";
 
+/** Options of {@link re3dDataset}. */
+export interface Re3dOptions {
+  /** The first `limit` documents (default all). */
+  limit?: number;
+  /** Only gold annotations with re3d confidence >= this (default 0: all). */
+  minConfidence?: number;
+}
+
+/**
+ * A re3d part (`dir`: a folder of documents.json, entities.json and
+ * relations.json, such as `re3d/Wikipedia`) as an eval data set for
+ * knowledgeGraph, scored by {@link scoreRe3dDocument}.
+ * @throws {DataFileError} when a file is missing or a line is not JSON.
+ */
+export function re3dDataset(dir: string, options: Re3dOptions = {}): EvalDataset {
+  const minConfidence = options.minConfidence ?? 0;
+  const docs = readMongoExport<Re3dDocument>(join(dir, "documents.json"));
+  const entities = readMongoExport<Re3dEntity>(join(dir, "entities.json")).filter((e) => e.confidence >= minConfidence);
+  const relations = readMongoExport<Re3dRelation>(join(dir, "relations.json")).filter((r) => r.confidence >= minConfidence);
+  const kept = options.limit === undefined ? docs : docs.slice(0, options.limit);
+  return {
+    name: "re3d",
+    source: dir,
+    total: docs.length,
+    selection: selection(kept.length, docs.length, "the first, in file order"),
+    rows: kept.map((d) => ({
+      id: d._id,
+      note: d.title,
+      input: { text: d.text, documentId: d._id },
+      expected: { entities: entities.filter((e) => e.documentId === d._id), relations: relations.filter((r) => r.documentId === d._id), text: d.text },
+    })),
+    primary: { kind: "f1", name: RE3D_MEASURES[0] },
+    measures: RE3D_MEASURES,
+    scoring:
+      "per document, the sets of predicted and gold keys (entityKey: lower case, whitespace collapsed, edge punctuation and a leading article dropped), summed over documents (micro average); " +
+      `${minConfidence > 0 ? `gold annotations with confidence >= ${minConfidence}` : "every gold annotation counts, whatever its confidence"}; a failed document predicts nothing`,
+    offlineNote:
+      "the offline model keeps the rule candidates and types them by lexical matching against the type definitions; it cannot map relations: a smoke figure, not a model's quality",
+    score: (row, output) => {
+      const gold = row.expected as { entities: Re3dEntity[]; relations: Re3dRelation[]; text: string };
+      const overlaps = scoreRe3dDocument(
+        {
+          entities: (output?.entities as Entity[] | undefined) ?? [],
+          relations: (output?.relations as Relation[] | undefined) ?? [],
+          candidates: proposeMentions(gold.text),
+        },
+        gold,
+      );
+      return { overlaps };
+    },
+  };
+}
+
 /** re3d (Dstl's relationship and entity extraction evaluation set) through knowledgeGraph, against its gold annotations. */
 export const re3d: DatasetAdapter = {
   name: "re3d",
@@ -278,43 +339,7 @@ export const re3d: DatasetAdapter = {
   workflows: ["knowledgeGraph"],
   folder: "re3d",
   defaultConcurrency: 4,
-  load(dataDir, { limit }) {
-    const dir = folderOf(dataDir, "re3d", RE3D_PART);
-    const docs = readMongoExport<Re3dDocument>(join(dir, "documents.json"));
-    const entities = readMongoExport<Re3dEntity>(join(dir, "entities.json"));
-    const relations = readMongoExport<Re3dRelation>(join(dir, "relations.json"));
-    const kept = limit === undefined ? docs : docs.slice(0, limit);
-    return {
-      name: "re3d",
-      source: dir,
-      total: docs.length,
-      selection: selection(kept.length, docs.length, "the first, in file order"),
-      rows: kept.map((d) => ({
-        id: d._id,
-        note: d.title,
-        input: { text: d.text, documentId: d._id },
-        expected: { entities: entities.filter((e) => e.documentId === d._id), relations: relations.filter((r) => r.documentId === d._id), text: d.text },
-      })),
-      primary: { kind: "f1", name: RE3D_MEASURES[0] },
-      measures: RE3D_MEASURES,
-      scoring:
-        "per document, the sets of predicted and gold keys (entityKey: lower case, whitespace collapsed, edge punctuation and a leading article dropped), summed over documents (micro average); every gold annotation counts, whatever its confidence; a failed document predicts nothing",
-      offlineNote:
-        "the offline model keeps the rule candidates and types them by lexical matching against the type definitions; it cannot map relations: a smoke figure, not a model's quality",
-      score: (row, output) => {
-        const gold = row.expected as { entities: Re3dEntity[]; relations: Re3dRelation[]; text: string };
-        const overlaps = scoreRe3dDocument(
-          {
-            entities: (output?.entities as Entity[] | undefined) ?? [],
-            relations: (output?.relations as Relation[] | undefined) ?? [],
-            candidates: proposeMentions(gold.text),
-          },
-          gold,
-        );
-        return { overlaps };
-      },
-    };
-  },
+  load: (dataDir, { limit }) => re3dDataset(folderOf(dataDir, "re3d", RE3D_PART), { limit }),
 };
 
 // -------------------------------------------------------------------- MBPP
@@ -365,34 +390,57 @@ export function loadMbpp(dir: string, file: "sanitized" | "full" = "sanitized"):
   return problems.sort((a, b) => a.taskId - b.taskId);
 }
 
-/** MBPP's test split through codeGeneration: the workflow gets the task, the tests and the setup, never the reference code. */
+/** Options of {@link mbppDataset}. */
+export interface MbppOptions {
+  /** The first `limit` problems of the test split (default all 257 of the sanitized file). */
+  limit?: number;
+  /** Which file (default `sanitized`). */
+  file?: "sanitized" | "full";
+  /** Attempts per problem (the workflow's `maxIterations`; default the workflow's). */
+  maxIterations?: number;
+}
+
+/**
+ * MBPP's test split (task ids 11-510) from `dir` (the data directory's
+ * `mbpp/`) as an eval data set for codeGeneration: the workflow gets the
+ * task, the tests and the setup, never the reference code.
+ * @throws {DataFileError} when the file is missing or not MBPP's format.
+ */
+export function mbppDataset(dir: string, options: MbppOptions = {}): EvalDataset {
+  const file = options.file ?? "sanitized";
+  const split = loadMbpp(dir, file).filter((p) => p.taskId >= MBPP_TEST_SPLIT.first && p.taskId <= MBPP_TEST_SPLIT.last);
+  const kept = options.limit === undefined ? split : split.slice(0, options.limit);
+  return {
+    name: "mbpp",
+    source: join(dir, file === "sanitized" ? "sanitized-mbpp.json" : "mbpp.jsonl"),
+    total: split.length,
+    selection: selection(kept.length, split.length, "the first of the test split, in task id order"),
+    rows: kept.map((p) => ({
+      id: `${p.taskId}`,
+      note: p.task.length > 80 ? `${p.task.slice(0, 79)}…` : p.task,
+      input: { task: p.task, tests: p.tests, setup: p.setup, ...(options.maxIterations !== undefined ? { maxIterations: options.maxIterations } : {}) },
+      expected: p.tests.length,
+    })),
+    primary: { kind: "accuracy", name: "problems solved (every test passes)" },
+    scoring: "the final code's `passed` of `total` tests (run with python3 by the workflow); a failed row passes none of its tests",
+    offlineNote:
+      "the offline model cannot write code (its drafts are extracts of the prompt), so no test passes: a smoke run of the loop and the test harness, not a model's quality",
+    score: (row, output) => {
+      const total = typeof output?.total === "number" && output.total > 0 ? output.total : (row.expected as number);
+      const passed = typeof output?.passed === "number" ? output.passed : 0;
+      return { correct: total > 0 && passed === total, ratios: { "tests passed": { part: passed, whole: total } } };
+    },
+  };
+}
+
+/** MBPP's test split through codeGeneration. */
 export const mbpp: DatasetAdapter = {
   name: "mbpp",
   description: "MBPP (Mostly Basic Python Problems), sanitized-mbpp.json, test split (task ids 11-510)",
   workflows: ["codeGeneration"],
   folder: "mbpp",
   defaultConcurrency: 2,
-  load(dataDir, { limit }) {
-    const dir = folderOf(dataDir, "mbpp");
-    const split = loadMbpp(dir).filter((p) => p.taskId >= MBPP_TEST_SPLIT.first && p.taskId <= MBPP_TEST_SPLIT.last);
-    const kept = limit === undefined ? split : split.slice(0, limit);
-    return {
-      name: "mbpp",
-      source: join(dir, "sanitized-mbpp.json"),
-      total: split.length,
-      selection: selection(kept.length, split.length, "the first of the test split, in task id order"),
-      rows: kept.map((p) => ({ id: `${p.taskId}`, input: { task: p.task, tests: p.tests, setup: p.setup }, expected: p.tests.length })),
-      primary: { kind: "accuracy", name: "problems solved (every test passes)" },
-      scoring: "the final code's `passed` of `total` tests (run with python3 by the workflow); a failed row passes none of its tests",
-      offlineNote:
-        "the offline model cannot write code (its drafts are extracts of the prompt), so no test passes: a smoke run of the loop and the test harness, not a model's quality",
-      score: (row, output) => {
-        const total = typeof output?.total === "number" && output.total > 0 ? output.total : (row.expected as number);
-        const passed = typeof output?.passed === "number" ? output.passed : 0;
-        return { correct: total > 0 && passed === total, ratios: { "tests passed": { part: passed, whole: total } } };
-      },
-    };
-  },
+  load: (dataDir, { limit }) => mbppDataset(folderOf(dataDir, "mbpp"), { limit }),
 };
 
 // ------------------------------------------------------------ Requests FAQ

@@ -252,6 +252,8 @@ export interface RunEvalOptions {
   runOptions?: RunOptions;
   /** Called after each row. */
   onProgress?: (done: number, total: number, failed: number) => void;
+  /** Called with each row's result and output (undefined when it failed) as it finishes. */
+  onRow?: (row: EvalRow, result: EvalRowResult, output: Record<string, unknown> | undefined) => void;
   /** Stops starting rows; rows in flight finish. */
   signal?: AbortSignal;
 }
@@ -291,8 +293,10 @@ export async function runEval(workflow: WorkflowDefinition<any>, dataset: EvalDa
         }
         const latencyMs = performance.now() - started;
         if (error) failed++;
+        const result: EvalRowResult = { id: row.id, ...(row.note ? { note: row.note } : {}), latencyMs, usage, ...dataset.score(row, output), ...(error ? { error } : {}) };
+        options.onRow?.(row, result, output);
         options.onProgress?.(++done, dataset.rows.length, failed);
-        return { id: row.id, ...(row.note ? { note: row.note } : {}), latencyMs, usage, ...dataset.score(row, output), ...(error ? { error } : {}) };
+        return result;
       }),
     ),
   );
