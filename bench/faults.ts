@@ -1,7 +1,8 @@
 /**
  * Throughput under provider faults: a supportRouting batch (the CLI's batch
  * mode, `runBatch`) against the fault-injecting OpenAI-protocol server
- * (test/helpers/faultServer.ts) on loopback, with `OPENAI_BASE_URL` pointing
+ * (test/helpers/faultServer.ts) on loopback, run as a process of its own (a
+ * provider is not in the client's process), with `OPENAI_BASE_URL` pointing
  * at it.
  *
  * The fault mix spreads `--faults` evenly over nine kinds: 429 with
@@ -15,15 +16,20 @@
  *
  * Usage: npx tsx bench/faults.ts [--rows 1000] [--faults 0.2] [--concurrency 8]
  *   [--hang-ms 120000] [--latency-ms 50] [--seed 13] [--max-retries N] [--label TEXT]
+ *   [--server PATH]  (the fault server script; default test/helpers/faultServer.ts of this tree,
+ *                     pass another tree's to measure an older client against the same server)
  *
  * Not part of `npm run bench`: a 50% run takes minutes.
  */
+import { spawn } from "node:child_process";
 import { loadavg } from "node:os";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { runBatch } from "../src/cli/batch.js";
 import { closeRateLimiters } from "../src/runtime/rateLimit.js";
-import { startFaultServer, type FaultKind } from "../test/helpers/faultServer.js";
+import type { FaultKind, FaultServerOptions, FaultServerStats } from "../test/helpers/faultServer.js";
 
 const { values } = parseArgs({
   options: {
@@ -36,6 +42,7 @@ const { values } = parseArgs({
     "max-retries": { type: "string" },
     "data-dir": { type: "string" },
     label: { type: "string", default: "" },
+    server: { type: "string" },
   },
 });
 
@@ -69,13 +76,25 @@ async function queries(n: number): Promise<string[]> {
 
 const rate = Number(values.faults);
 const faults = Object.fromEntries(KINDS.map((k) => [k, rate / KINDS.length])) as Partial<Record<FaultKind, number>>;
-const server = await startFaultServer({
+const serverOptions: FaultServerOptions = {
   seed: Number(values.seed),
   faults: rate > 0 ? faults : {},
   slowMs: Number(values["hang-ms"]),
   retryAfterSeconds: 1,
   latencyMs: Number(values["latency-ms"]),
+};
+const serverScript = values.server ?? fileURLToPath(new URL("../test/helpers/faultServer.ts", import.meta.url));
+const child = spawn(process.execPath, ["--import", "tsx", serverScript, JSON.stringify(serverOptions)], {
+  stdio: ["ignore", "pipe", "inherit"],
 });
+const url = await new Promise<string>((resolve, reject) => {
+  createInterface({ input: child.stdout! }).once("line", resolve);
+  child.once("exit", (code) => reject(new Error(`the fault server exited (${code})`)));
+});
+const server = {
+  url,
+  stats: async () => (await (await fetch(`${new URL(url).origin}/__stats`)).json()) as FaultServerStats,
+};
 process.env.OPENAI_BASE_URL = server.url;
 process.env.OPENAI_API_KEY = "sk-fault-server-key";
 // The ready workflows register themselves in the facade's registry when their index is loaded (older trees: built in).
@@ -91,10 +110,11 @@ const summary = await runBatch(rows, {
 });
 const seconds = (performance.now() - started) / 1000;
 const loadAfter = loadavg();
-await server.close();
+const stats = await server.stats();
+child.kill("SIGTERM");
 await closeRateLimiters();
 
-const served = Object.values(server.stats.faults).reduce((a, b) => a + b, 0);
+const served = Object.values(stats.faults).reduce((a, b) => a + b, 0);
 process.stdout.write(
   `${JSON.stringify({
     label: values.label,
@@ -105,13 +125,13 @@ process.stdout.write(
     firstErrors: summary.failed.slice(0, 3).map((r) => r.error),
     seconds: Number(seconds.toFixed(1)),
     rowsPerSecond: Number((summary.total / seconds).toFixed(2)),
-    requests: server.stats.requests,
-    requestsPerRow: Number((server.stats.requests / summary.total).toFixed(3)),
+    requests: stats.requests,
+    requestsPerRow: Number((stats.requests / summary.total).toFixed(3)),
     faultsServed: served,
-    faultKinds: server.stats.faults,
+    faultKinds: stats.faults,
     calls: summary.usage.calls,
     tokens: summary.usage.inputTokens + summary.usage.outputTokens,
-    tokensServed: server.stats.tokens,
+    tokensServed: stats.tokens,
     load: { before: loadBefore.map((l) => Number(l.toFixed(2))), after: loadAfter.map((l) => Number(l.toFixed(2))) },
   })}\n`,
 );

@@ -72,9 +72,9 @@ export const DEFAULT_TEMPERATURE = 0;
 export const DEFAULT_TIMEOUT_MS = 60_000;
 /**
  * Retries of one model call in the transport (`transport.ts`): at most 8 HTTP
- * requests per call. At a 17% rate of transport faults (a 20% mixed fault
+ * requests per call. At a 16% rate of transport faults (a 20% mixed fault
  * rate, see docs/reliability.md) a call then fails with probability
- * 0.17^8 = 7e-7, about one in a thousand 1,000-row batches of two calls a row.
+ * 0.16^8 = 4e-7, about one in a thousand 1,000-row batches of two calls a row.
  */
 export const DEFAULT_MAX_RETRIES = 7;
 /** The model name that selects the embedded offline model. */

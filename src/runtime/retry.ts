@@ -169,6 +169,9 @@ export function willRetry(policy: ResolvedRetryPolicy | undefined, error: unknow
   return policy !== undefined && attempt < policy.maxAttempts && policy.retryOn(error);
 }
 
+/** How often a deadline given as a function is read again, in ms (see {@link withTimeout}). */
+const DEADLINE_RECHECK_MS = 1_000;
+
 /**
  * Runs `run` with an abort signal of its own that aborts when `options.signal`
  * does, or `ms` milliseconds after the start with `options.timeoutError()`;
@@ -177,12 +180,17 @@ export function willRetry(policy: ResolvedRetryPolicy | undefined, error: unknow
  * unlike `AbortSignal.any([signal, AbortSignal.timeout(ms)])`, nothing can
  * garbage-collect it before it fires. `ms` undefined or 0: no timeout.
  *
+ * `ms` may be a function, read at the start and again at least every second
+ * while `run` is pending, for a deadline that can move while `run` runs (the
+ * transport's latency-derived timeout becomes known, or shorter, as other
+ * requests answer); the time counts from the start either way.
+ *
  * @throws the error of `run`, `options.timeoutError()` at the deadline, or the
  *   parent signal's reason when it aborts first.
  */
 export async function withTimeout<T>(
   run: (signal: AbortSignal) => Promise<T> | T,
-  ms: number | undefined,
+  ms: number | (() => number) | undefined,
   options: { signal?: AbortSignal | null; timeoutError: () => Error },
 ): Promise<T> {
   const parent = options.signal ?? undefined;
@@ -196,7 +204,15 @@ export async function withTimeout<T>(
     if (controller.signal.aborted) fail();
     else controller.signal.addEventListener("abort", fail, { once: true });
   });
-  if (ms) timer = setTimeout(() => controller.abort(options.timeoutError()), ms);
+  const started = performance.now();
+  const arm = () => {
+    const limit = typeof ms === "function" ? ms() : ms;
+    if (!limit) return;
+    const left = limit - (performance.now() - started);
+    if (left <= 0) controller.abort(options.timeoutError());
+    else timer = setTimeout(arm, typeof ms === "function" ? Math.min(left, DEADLINE_RECHECK_MS) : left);
+  };
+  arm();
   try {
     return await Promise.race([Promise.resolve().then(() => run(controller.signal)), stopped]);
   } finally {

@@ -150,6 +150,11 @@ export async function startFaultServer(options: FaultServerOptions = {}): Promis
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     let raw = "";
     for await (const chunk of req) raw += chunk;
+    if (req.method === "GET" && req.url === "/__stats") {
+      // For a server run as a process of its own (see the end of this file).
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ ...stats, successTimes: undefined }));
+      return;
+    }
     if (req.method !== "POST" || !req.url?.endsWith("/chat/completions")) {
       res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ error: { message: "not found" } }));
       return;
@@ -291,4 +296,16 @@ export async function startFaultServer(options: FaultServerOptions = {}): Promis
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * Run as a process of its own (`node --import tsx test/helpers/faultServer.ts '<options JSON>'`),
+ * so that a benchmark measures its client without the server's work in the same
+ * process: prints the URL on the first line of stdout; `GET <origin>/__stats` answers
+ * the stats; SIGTERM stops it.
+ */
+if (process.argv[1] && import.meta.url === (await import("node:url")).pathToFileURL(process.argv[1]).href) {
+  const server = await startFaultServer(JSON.parse(process.argv[2] ?? "{}") as FaultServerOptions);
+  process.stdout.write(`${server.url}\n`);
+  process.on("SIGTERM", () => void server.close().then(() => process.exit(0)));
 }
