@@ -25,6 +25,7 @@ import { emptyUsage, UsageTracker, type TokenUsage } from "./runtime/usage.js";
 import { USAGE_HANDLER_KEY } from "./models/factory.js";
 import { pricesFrom, type Budget } from "./runtime/cost.js";
 import { redactSecrets } from "./runtime/redact.js";
+import { RECORDER_KEY, recorderForOptions, type ModelCallRecorder, type ReplayMode } from "./models/replay.js";
 import { defaultRegistry, type WorkflowRegistry } from "./registry.js";
 import { isCompiledGraph, isStateGraph, workflowFromGraph, type CompiledGraph, type UncompiledGraph, type WorkflowDefinition } from "./workflow.js";
 
@@ -66,6 +67,12 @@ export interface RunOptions {
   callLog?: string;
   /** Where a workflow given by name is looked up (default: `defaultRegistry`). */
   registry?: WorkflowRegistry;
+  /** Append every model request and its answer to this JSONL file (secrets redacted); see docs/record-and-replay.md. */
+  record?: string;
+  /** Answer every model call from this recording (a file, or a recorder shared by several runs) instead of the provider. */
+  replay?: string | ModelCallRecorder;
+  /** `strict` (default): a request not in the recording is a `ReplayMissError`; `record-missing`: call the model and append it. */
+  replayMode?: ReplayMode;
 }
 
 const definitionsOfGraphs = new WeakMap<object, WorkflowDefinition<any>>();
@@ -212,18 +219,21 @@ export async function* executeGraph(
   if (options.threadId && !options.checkpointer) {
     throw new ConfigurationError("threadId", "a checkpointer to keep the thread in (option checkpointer)", options.threadId);
   }
+  const secrets = [options.configurable?.apiKey as string | undefined, process.env.OPENAI_API_KEY].filter((s): s is string => !!s);
+  const recorder = recorderForOptions({ record: options.record, replay: options.replay, replayMode: options.replayMode, secrets });
   const tracker = new UsageTracker({
     budget: options.budget,
     // The run's price table: configurable.prices over the defaults (nothing process-wide).
     prices: pricesFrom(options.configurable),
     callLog: options.callLog ?? (process.env.LLM_WORKFLOWS_CALL_LOG || undefined),
-    secrets: [options.configurable?.apiKey as string | undefined, process.env.OPENAI_API_KEY].filter((s): s is string => !!s),
+    secrets,
   });
   const graph = graphFor(workflow, options.checkpointer);
   const configurable = {
     ...(options.configurable ?? {}),
     // On the factory's models, not on the run's callbacks (see USAGE_HANDLER_KEY).
     [USAGE_HANDLER_KEY]: tracker,
+    ...(recorder ? { [RECORDER_KEY]: recorder } : {}),
     ...(options.model ? { model: options.model } : {}),
     ...(options.threadId ? { thread_id: options.threadId } : {}),
     ...extraConfigurable,

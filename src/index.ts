@@ -44,6 +44,7 @@ export { getChatModel, createChatModel } from "./models/factory.js";
 export { resolveModelSettings, type ModelRole, type ModelSettings } from "./models/configuration.js";
 export { OfflineChatModel } from "./models/offline/model.js";
 export { invokeStructured } from "./models/structured.js";
+export { ModelCallRecorder, ReplayMissError, type ReplayMode } from "./models/replay.js";
 export { tagged, optionList } from "./models/prompting.js";
 export { buildPromptChain, chainFields, type ChainStep, type ChainGate } from "./patterns/workflow/promptChain.js";
 export { buildRouter, selectRoute, DEFAULT_CONFIDENCE_THRESHOLD, type RouteDecision } from "./patterns/workflow/router.js";

@@ -3,7 +3,8 @@
  * main job; `llm-workflows --help` lists the commands.
  *
  * Exit codes: 0 success; 1 an error (bad input, unknown workflow, failed run);
- * 2 a usage error (unknown command or option); 3 a batch in which some rows failed.
+ * 2 a usage error (unknown command or option); 3 a batch or an eval in which
+ * some rows failed.
  *
  * @module
  */
@@ -20,6 +21,9 @@ import { emptyUsage, type TokenUsage } from "../runtime/usage.js";
 import type { WorkflowDefinition } from "../workflow.js";
 import { DEFAULT_BATCH_CONCURRENCY } from "./batch.js";
 import { addBatchOptions, runFromFile, EXIT_PARTIAL } from "./batchCommand.js";
+import { addEvalCommand } from "./evalCommand.js";
+import { recorderForOptions } from "../models/replay.js";
+import { LOGGER_KEY, type Logger } from "../runtime/logger.js";
 import { parseJson } from "./io.js";
 import { formatDuration, formatUsage, renderOutput, renderTable } from "./render.js";
 import { isGraphSpec, loadGraph, readLangGraphConfig, registryFromConfig } from "./targets.js";
@@ -67,26 +71,43 @@ function positiveInt(value: string): number {
   return n;
 }
 
-interface RunFlags {
-  budgetUsd?: number;
-  budgetTokens?: number;
-  callLog?: string;
+interface RunFlags extends RunOptionFlags {
   input?: string;
   inputFile?: string;
   field: string[];
   out?: string;
   concurrency: number;
-  model?: string;
   thread?: string;
   checkpointer?: string;
   json?: boolean;
   progress: boolean;
 }
 
-function runOptionsFrom(flags: { model?: string; budgetUsd?: number; budgetTokens?: number; callLog?: string }): RunOptions {
+/** The flags of `addRunOptions`. */
+interface RunOptionFlags {
+  model?: string;
+  budgetUsd?: number;
+  budgetTokens?: number;
+  callLog?: string;
+  record?: string;
+  replay?: string;
+  replayMode?: "strict" | "record-missing";
+}
+
+/**
+ * Run options from the flags. A recording is opened once here, so that every
+ * row of a batch shares it (the same request in several rows gets its answers
+ * in recorded order).
+ * @throws {ConfigurationError} for --record with --replay; {DataFileError} for a missing --replay file.
+ */
+function runOptionsFrom(flags: RunOptionFlags, logger?: Logger): RunOptions {
   const options: RunOptions = flags.model ? { model: flags.model } : {};
+  if (logger) options.configurable = { [LOGGER_KEY]: logger };
   if (flags.budgetUsd !== undefined || flags.budgetTokens !== undefined) options.budget = { maxUsd: flags.budgetUsd, maxTokens: flags.budgetTokens };
   if (flags.callLog) options.callLog = flags.callLog;
+  const secrets = [process.env.OPENAI_API_KEY].filter((s): s is string => !!s);
+  const recorder = recorderForOptions({ record: flags.record, replay: flags.replay, replayMode: flags.replayMode, secrets });
+  if (recorder) options.replay = recorder;
   return options;
 }
 
@@ -138,7 +159,7 @@ function usageSummary(byNode: Record<string, TokenUsage>, total: TokenUsage): st
 }
 
 async function runSingle(workflow: WorkflowDefinition<any>, input: unknown, flags: RunFlags, stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): Promise<number> {
-  const options = runOptionsFrom(flags);
+  const options = runOptionsFrom(flags, stderrLogger(stderr));
   // A thread needs a checkpointer; a one-shot run has one only when asked for.
   const spec = flags.thread || flags.checkpointer ? resolveCheckpointerSpec(flags.checkpointer) : undefined;
   const checkpointer = spec ? await openCheckpointer(spec) : undefined;
@@ -166,13 +187,14 @@ export function buildProgram(stdout: NodeJS.WritableStream = process.stdout, std
     .exitOverride()
     .option("--config <file>", "a langgraph.json: workflow names refer to its graphs (default: the ready workflows)")
     .showHelpAfterError("(run llm-workflows --help for usage)");
+  const logger = stderrLogger(stderr);
 
   const mainJob = async (opts: { dataDir?: string; limit?: number; concurrency: number; model?: string }) =>
     (await import("../../graphs/lib/mainJob.js")).runMainJob({
       dataDir: opts.dataDir,
       limit: opts.limit,
       concurrency: opts.concurrency,
-      runOptions: opts.model ? { model: opts.model, configurable: { model: opts.model } } : {},
+      runOptions: { ...(opts.model ? { model: opts.model } : {}), configurable: { [LOGGER_KEY]: logger, ...(opts.model ? { model: opts.model } : {}) } },
       print: (line) => stdout.write(`${line}\n`),
       onProgress: (done, total) => {
         if (done === total || done % 500 === 0) stderr.write(`  routed ${done}/${total}\n`);
@@ -234,7 +256,7 @@ export function buildProgram(stdout: NodeJS.WritableStream = process.stdout, std
       if (flags.input && flags.inputFile === undefined) {
         program.setOptionValue("exitCode", await single(parseJson(flags.input, "--input")));
       } else if (flags.inputFile) {
-        program.setOptionValue("exitCode", await runFromFile(workflow, { ...flags, runOptions: runOptionsFrom(flags) }, stdout, stderr, single));
+        program.setOptionValue("exitCode", await runFromFile(workflow, { ...flags, runOptions: runOptionsFrom(flags, logger) }, stdout, stderr, single));
       } else if (workflow.example !== undefined) {
         stderr.write(`no --input given: running the example input of ${workflow.name}\n`);
         program.setOptionValue("exitCode", await single(workflow.example));
@@ -333,7 +355,7 @@ export function buildProgram(stdout: NodeJS.WritableStream = process.stdout, std
                 ? parseJson(flags.answer, "--answer")
                 : undefined;
         const workflow = await threadTarget(saver, threadId, { ...flags, config: config() });
-        await printEvents(`resume ${threadId}`, resumeThread(threadId, saver, { resume, interruptId: flags.interrupt, workflow, ...runOptionsFrom(flags) }), flags, stdout, stderr);
+        await printEvents(`resume ${threadId}`, resumeThread(threadId, saver, { resume, interruptId: flags.interrupt, workflow, ...runOptionsFrom(flags, logger) }), flags, stdout, stderr);
       }),
     );
 
@@ -356,7 +378,7 @@ export function buildProgram(stdout: NodeJS.WritableStream = process.stdout, std
         const workflow = await threadTarget(saver, threadId, { ...flags, config: config() });
         await printEvents(
           `fork ${threadId}`,
-          forkThread(threadId, flags.checkpoint, saver, { values: values as Record<string, unknown> | undefined, asNode: flags.asNode, workflow, ...runOptionsFrom(flags) }),
+          forkThread(threadId, flags.checkpoint, saver, { values: values as Record<string, unknown> | undefined, asNode: flags.asNode, workflow, ...runOptionsFrom(flags, logger) }),
           flags,
           stdout,
           stderr,
@@ -364,9 +386,23 @@ export function buildProgram(stdout: NodeJS.WritableStream = process.stdout, std
       }),
     );
 
+  addEvalCommand(program, { stdout, stderr, resolveWorkflow: (target) => resolveTarget(target, config()) });
+
   // After the subcommands: commander copies this setting into commands created later.
   program.allowExcessArguments(true);
   return program;
+}
+
+/**
+ * The CLI's logger: the library's notices (e.g. that the offline model
+ * answers) on stderr, one line each. Kept per stderr stream, so a notice that
+ * the library gives once per logger is printed once per CLI invocation.
+ */
+const loggers = new WeakMap<NodeJS.WritableStream, Logger>();
+function stderrLogger(stderr: NodeJS.WritableStream): Logger {
+  let logger = loggers.get(stderr);
+  if (!logger) loggers.set(stderr, (logger = { warn: (message) => void stderr.write(`llm-workflows: ${message}\n`) }));
+  return logger;
 }
 
 /** The run options shared by `run`, `resume` and `fork`: model, budgets, call log. */
@@ -375,17 +411,16 @@ function addRunOptions(command: Command): Command {
     .option("--model <name>", "model name for the default role (`offline` for the offline model)")
     .option("--budget-usd <usd>", "stop before the model call that would take the run over this cost (USD)", positiveNumber)
     .option("--budget-tokens <n>", "stop before the model call that would take the run over this many tokens", positiveInt)
-    .option("--call-log <file>", "append one JSON line per model call (node, model, prompt, response, tokens, latency, retries; secrets redacted)");
+    .option("--call-log <file>", "append one JSON line per model call (node, model, prompt, response, tokens, latency, retries; secrets redacted)")
+    .option("--record <file>", "record every model request and answer to this JSONL file (secrets redacted)")
+    .option("--replay <file>", "answer every model call from this recording instead of the provider (no key, no network)")
+    .addOption(new Option("--replay-mode <mode>", "strict: a request not recorded is an error; record-missing: call the model and append it").choices(["strict", "record-missing"]).default("strict"));
 }
 
 /** Flags of `resume` and `fork`. */
-interface ThreadRunFlags {
+interface ThreadRunFlags extends RunOptionFlags {
   checkpointer?: string;
   workflow?: string;
-  model?: string;
-  budgetUsd?: number;
-  budgetTokens?: number;
-  callLog?: string;
   json?: boolean;
 }
 
