@@ -19,7 +19,8 @@
  *   blank chunks, and resets the results channel and the figures (so a
  *   thread's second run starts from scratch);
  * - the map fan-out is `addFanOut` (`fanOut.ts`): one task per chunk in one
- *   superstep, at most `maxConcurrency` at once, results put back in chunk
+ *   superstep (beyond `maxTasks`, 64 by default, each task a batch of
+ *   chunks), at most `maxConcurrency` at once, results put back in chunk
  *   order by `orderedResults`;
  * - `collect` puts the last fan-out's results in order (the current *level*,
  *   its size appended to `levels` and its tokens to `levelTokens`), then
@@ -72,7 +73,7 @@ import { countTokens as o200kTokens, countTokensInSteps, EventLoopSlicer, PAUSE_
 import { GraphDefinitionError } from "../../runtime/errors.js";
 import { checkNodeNames } from "../core/nodeNames.js";
 import { createGraph, nodeOptions, type BuiltGraph, type GraphSchemas, type PolicyOptions, type FallbackOption } from "../core/graph.js";
-import { addFanOut, indexedResults, orderedResults, sendEach, workerNode, type Indexed } from "../core/fanOut.js";
+import { addFanOut, DEFAULT_MAX_WORKER_TASKS, indexedResults, orderedResults, sendEach, workerNode, type Indexed } from "../core/fanOut.js";
 
 /** Names of the nodes {@link buildMapReduce} adds besides the map and reduce workers. */
 export const SPLIT_NODE = "split";
@@ -142,8 +143,19 @@ export interface MapReduceOptions<S, C> extends GraphSchemas, PolicyOptions, Fal
    * group of its own.
    */
   groupTokenBudget?: (state: S, config: LangGraphRunnableConfig) => number | undefined;
-  /** At most this many map or reduce tasks at once, per fan-out (undefined: unbounded). */
+  /** At most this many map or reduce calls at once, per fan-out (undefined: unbounded; 1 runs them one at a time). */
   maxConcurrency?: (state: S, config: LangGraphRunnableConfig) => number | undefined;
+  /**
+   * Most tasks of one map or reduce fan-out (undefined:
+   * {@link DEFAULT_MAX_WORKER_TASKS}, 64). With more chunks (or groups) than
+   * that, they are split into that many contiguous batches, one `Send` task
+   * each, because LangGraph's task runner costs O(tasks^2) per superstep
+   * (docs/performance.md). Each chunk keeps its own attempts and timeout; a
+   * batch is checkpointed when all its chunks are done, so a resumed run redoes
+   * the batches that had not finished. Return `Infinity` for one task per chunk
+   * (a worker that calls `interrupt()` or `onceForTask` needs it). Read per run.
+   */
+  maxTasks?: (state: S, config: LangGraphRunnableConfig) => number | undefined;
   /** Reduce rounds before giving up (default {@link DEFAULT_MAX_ROUNDS}; 0 … {@link MAX_ROUNDS_LIMIT}). */
   maxRounds?: (state: S) => number | undefined;
   /** Token counter (default: o200k_base `countTokens`). */
@@ -279,6 +291,7 @@ export function buildMapReduce<S, C = undefined>(options: MapReduceOptions<S, C>
   const count = options.countTokens ?? o200kTokens;
   const graph: any = createGraph(options, { ...options, nodeFallback: options.fallback });
   type Full = S & MapReduceState;
+  const maxTasks = (state: Full, config: LangGraphRunnableConfig) => options.maxTasks?.(state, config) ?? DEFAULT_MAX_WORKER_TASKS;
 
   graph.addNode(SPLIT_NODE, async (state: Full, config: LangGraphRunnableConfig) => {
     const chunks = (await options.split(state, config)).filter((c) => c.trim().length > 0);
@@ -352,6 +365,7 @@ export function buildMapReduce<S, C = undefined>(options: MapReduceOptions<S, C>
     then: COLLECT_NODE,
     maxConcurrency: options.maxConcurrency,
     timeoutMs: options.timeoutMs,
+    maxTasks,
   });
   graph.addNode(reduce.name, workerNode("partialResults", reduce.run, reduce.name, options.timeoutMs));
   graph.addConditionalEdges(
@@ -359,7 +373,7 @@ export function buildMapReduce<S, C = undefined>(options: MapReduceOptions<S, C>
     (state: Full, config: LangGraphRunnableConfig) => {
       if (state.reduceGroups.length === 0) return FINISH_NODE;
       const context = (options.context ? options.context(state) : undefined) as C;
-      return sendEach(reduce.name, state.reduceGroups, context, options.maxConcurrency?.(state, config));
+      return sendEach(reduce.name, state.reduceGroups, context, options.maxConcurrency?.(state, config), maxTasks(state, config));
     },
     [reduce.name, FINISH_NODE],
   );

@@ -73,15 +73,24 @@ export interface WorkerPayload<I, C = unknown> {
 }
 
 /**
- * Default most worker tasks of a batched fan-out (the parallel map's
- * `maxTasks`). LangGraph 1.4's task runner does work proportional to the
- * number of running tasks each time one finishes (a `Promise.race` over all of
- * them), so a superstep of N tasks costs O(N^2): 4.9x a plain `Promise.all`
- * at N = 1,000 in `npm run bench`. At 64 tasks that cost is negligible, and
- * each batch still gets its share of the event loop (1.00-1.28x the plain
- * baseline at N = 1,000 and 10,000; README, "Performance").
+ * Default most worker tasks of a batched fan-out (the `maxTasks` of the
+ * parallel map, orchestrator-workers and map-reduce). LangGraph's task runner
+ * (1.4.18 and 1.7.3) does work proportional to the number of running tasks
+ * each time one finishes (a `Promise.race` over all of them), so a superstep
+ * of N tasks costs O(N^2): 4.9x a plain `Promise.all` at N = 1,000 in
+ * `npm run bench`. At 64 tasks that cost is negligible, and each batch still
+ * gets its share of the event loop (docs/performance.md).
  */
 export const DEFAULT_MAX_WORKER_TASKS = 64;
+
+/**
+ * Key of `config.configurable` that holds an item's index when the worker runs
+ * inside a batch task (absent in a one-item task). A batch is one LangGraph
+ * task, so whatever is keyed by task (the checkpoint namespace, hence
+ * `onceForTask`'s ledger key, and `interrupt()`'s resume values) is shared by
+ * the batch's items; a step keyed per item adds this index to its key.
+ */
+export const BATCH_ITEM_KEY = "__llmw_batch_item";
 
 /**
  * A state channel gathering {@link Indexed} results from parallel workers
@@ -197,8 +206,9 @@ function collectSlots<T>(entries: Indexed<T>[], expected: number, label: string)
  * failed), its own timeout and its own failure record. What does change:
  * a batch's results are written (and checkpointed) when the whole batch is
  * done, one `tasks` stream event covers a batch, and a worker must not call
- * `interrupt()` or `onceForTask` (both are keyed by task), so builders batch
- * only pure workers (the parallel map) and let callers opt out.
+ * `interrupt()` or `onceForTask` (both are keyed by task, and a batch is one
+ * task), so the builders that batch (parallel map, orchestrator-workers,
+ * map-reduce) take `maxTasks: () => Infinity` for one task per item.
  *
  * @param maxTasks - Most tasks to send (at least 1); default: one per item.
  */
@@ -334,7 +344,7 @@ export function workerNode<I, C, R>(
     const attempt = attemptOf(config);
     const stop = new AbortController();
     const signal = config.signal ? AbortSignal.any([config.signal, stop.signal]) : stop.signal;
-    const itemConfig = { ...config, signal };
+    const itemConfig = (index: number): LangGraphRunnableConfig => ({ ...config, signal, configurable: { ...config.configurable, [BATCH_ITEM_KEY]: index } });
     let retryable: unknown;
     let bubbleUp: { error: unknown } | undefined;
     await Promise.all(
@@ -342,7 +352,7 @@ export function workerNode<I, C, R>(
         const index = batch.indexes[k];
         if (done.has(index)) return;
         try {
-          done.set(index, { value: await runItem(item, index, payload, itemConfig) });
+          done.set(index, { value: await runItem(item, index, payload, itemConfig(index)) });
         } catch (error) {
           if (bubbleUp) return;
           if (isGraphBubbleUp(error)) {

@@ -1,8 +1,10 @@
 /**
  * Orchestrator-workers (seed 000 pattern 4, seed 001): an orchestrator node
  * plans subtasks whose number is known only at run time, `Send` fans out one
- * worker per subtask in one superstep, a reducer gathers their results, and a
- * synthesizer writes the final answer from the results in plan order.
+ * worker per subtask in one superstep (at most `maxTasks` tasks, 64 by
+ * default: beyond that, each task is a batch of subtasks), a reducer gathers
+ * their results, and a synthesizer writes the final answer from the results in
+ * plan order.
  *
  * ```
  * START -> orchestrator -> worker x N (Send) -> synthesizer -> END
@@ -33,7 +35,7 @@
 import { END, Overwrite, START, type LangGraphRunnableConfig } from "@langchain/langgraph";
 import { checkNodeNames } from "../core/nodeNames.js";
 import { createGraph, nodeOptions, type BuiltGraph, type GraphSchemas, type NodeFn, type PolicyOptions, type FallbackOptions } from "../core/graph.js";
-import { addFanOut, orderedResults, type Indexed } from "../core/fanOut.js";
+import { addFanOut, DEFAULT_MAX_WORKER_TASKS, orderedResults, type Indexed } from "../core/fanOut.js";
 
 /** Options of {@link buildOrchestratorWorkers}. */
 export interface OrchestratorWorkersOptions<S, T, C, R> extends GraphSchemas, PolicyOptions, FallbackOptions<S> {
@@ -49,8 +51,20 @@ export interface OrchestratorWorkersOptions<S, T, C, R> extends GraphSchemas, Po
   resultsKey: string;
   /** Writes the final answer from the results, in the order the subtasks were planned. */
   synthesizer: { name: string; run: (state: S, results: R[], config: LangGraphRunnableConfig) => ReturnType<NodeFn<S>> };
-  /** Concurrency limit of the workers for a run (undefined: unbounded). */
+  /** Concurrency limit of the workers for a run (undefined: unbounded; 1 runs them one at a time). */
   maxConcurrency?: (state: S, config: LangGraphRunnableConfig) => number | undefined;
+  /**
+   * Most worker tasks of a run (undefined: {@link DEFAULT_MAX_WORKER_TASKS},
+   * 64). With more subtasks than that, the subtasks are split into that many
+   * contiguous batches, one `Send` task each, because LangGraph's task runner
+   * costs O(tasks^2) per superstep (docs/performance.md). Each subtask keeps
+   * its own attempts, timeout and failure record; a batch is checkpointed and
+   * reported in the `tasks` stream when all its subtasks are done.
+   * Return `Infinity` for one task per subtask, which a worker needs when it
+   * calls `interrupt()` or `onceForTask` (both keyed by task: the subtasks of a
+   * batch would share them) and may get more than 64 subtasks. Read per run.
+   */
+  maxTasks?: (state: S, config: LangGraphRunnableConfig) => number | undefined;
   /**
    * Where the synthesizer hands over (default `END`): a node name, or a
    * conditional edge. Add those nodes to the returned graph.
@@ -106,6 +120,7 @@ export function buildOrchestratorWorkers<S, T, C = undefined, R = unknown>(
     maxConcurrency: options.maxConcurrency,
     timeoutMs: options.timeoutMs,
     retryPolicy: options.retryPolicy,
+    maxTasks: (state, config) => options.maxTasks?.(state, config) ?? DEFAULT_MAX_WORKER_TASKS,
     divert: sequential && {
       path: (state, config) => (sequential.when(state, config) ? sequential.name : undefined),
       targets: [sequential.name],
