@@ -13,7 +13,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BatchRecord } from "../src/cli/batch.js";
-import { STATE_SUFFIX } from "../src/cli/batchResume.js";
+import { LOCK_SUFFIX, STATE_SUFFIX } from "../src/cli/batchResume.js";
 import { EXIT_PARTIAL } from "../src/cli/main.js";
 import { cli } from "./helpers/streams.js";
 
@@ -126,6 +126,29 @@ describe("resume in process (supportRouting, CSV)", () => {
     const { code, stderr } = await run(out);
     expect(code).toBe(1);
     expect(stderr.text).toContain("line 2 holds row 5, expected row 2");
+  });
+
+  it("two batches never write one output: a running writer's lock refuses the second, a dead one's is taken over", async () => {
+    const out = fresh("out.jsonl");
+    fs.writeFileSync(`${out}${LOCK_SUFFIX}`, `${process.ppid}\n`); // a process that runs
+    const refused = await run(out);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr.lines).toEqual([`llm-workflows: cannot resume ${out}: another batch (process ${process.ppid}) is writing it; wait for it to end, or stop it (${out}${LOCK_SUFFIX} names it)`]);
+    expect(fs.existsSync(out)).toBe(false);
+    fs.writeFileSync(`${out}${LOCK_SUFFIX}`, "999999999\n"); // no such process: a batch that was killed
+    const taken = await run(out);
+    expect(taken.code).toBe(EXIT_PARTIAL);
+    expect(fs.readFileSync(out, "utf8")).toBe(fs.readFileSync(reference, "utf8"));
+    expect(fs.existsSync(`${out}${LOCK_SUFFIX}`)).toBe(false);
+  });
+
+  it("--out naming the input file is refused before anything is written", async () => {
+    const copy = fresh("rows.csv");
+    fs.copyFileSync(input, copy);
+    const { code, stderr } = await cli("run", "supportRouting", "--input-file", copy, "--field", "query=text", "--out", copy, "--no-progress");
+    expect(code).toBe(1);
+    expect(stderr.text).toContain("--out names the input file itself");
+    expect(fs.readFileSync(copy, "utf8")).toBe(fs.readFileSync(input, "utf8"));
   });
 
   it("an output file without a state file beside it is overwritten (a new batch)", async () => {

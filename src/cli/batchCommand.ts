@@ -11,12 +11,13 @@ import { performance } from "node:perf_hooks";
 import type { RunOptions } from "../facade.js";
 import { randomUUID } from "node:crypto";
 import { rmSync } from "node:fs";
+import { resolve } from "node:path";
 import { DataFileError, LlmWorkflowsError } from "../runtime/errors.js";
 import { addUsage, emptyUsage } from "../runtime/usage.js";
 import type { WorkflowDefinition } from "../workflow.js";
 import { runBatchItems, DEFAULT_BATCH_CONCURRENCY, type BatchItem, type BatchRecord, type BatchSummary } from "./batch.js";
 import { defaultDelimiter, jsonTopLevel, openBatchInput, type BatchInput, type InputStats } from "./batchInput.js";
-import { batchState, prepareOutput, type PreviousRecords } from "./batchResume.js";
+import { batchState, lockOutput, prepareOutput, type PreviousRecords } from "./batchResume.js";
 import { connectServer, openServerRunner, RUNS_SUFFIX, type ServerRunner } from "./batchServer.js";
 import { inputFileKind, parseFieldMappings, parseJson, readJsonFile, rowToInput, type Row } from "./io.js";
 import { formatUsage } from "./render.js";
@@ -219,11 +220,15 @@ export async function runFromFile(
   if (flags.assistant && !flags.server) throw new DataFileError("--assistant", "applies with --server only");
   const fields = parseFieldMappings(flags.field);
   const defaults = defaultsOf(flags);
+  if (flags.out && resolve(flags.out) === resolve(file)) throw new DataFileError(file, "--out names the input file itself; give another --out");
   const input = await openBatchInput(file, { delimiter: flags.delimiter });
+  let release: (() => void) | undefined;
   try {
     checkFieldColumns(file, fields, input);
+    release = flags.out ? lockOutput(flags.out) : undefined;
     return await runRows(workflow, flags, input, fields, defaults, stdout, stderr);
   } finally {
+    release?.();
     await input.close();
   }
 }

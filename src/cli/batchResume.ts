@@ -15,7 +15,7 @@
  * @module
  */
 import { createHash, randomUUID } from "node:crypto";
-import { createReadStream, createWriteStream, existsSync, readFileSync, renameSync, writeFileSync, type WriteStream } from "node:fs";
+import { createReadStream, createWriteStream, existsSync, readFileSync, renameSync, rmSync, writeFileSync, type WriteStream } from "node:fs";
 import { open, truncate } from "node:fs/promises";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -26,6 +26,8 @@ import type { Row } from "./io.js";
 
 /** Suffix of the file beside `--out` that records what the batch was started with. */
 export const STATE_SUFFIX = ".batch.json";
+/** Suffix of the lock file beside `--out` while a batch writes it (it holds the writer's process id). */
+export const LOCK_SUFFIX = ".lock";
 
 /** A batch's output cannot be resumed: a different input, or a damaged output file. */
 export class BatchResumeError extends LlmWorkflowsError {
@@ -208,6 +210,39 @@ export function writeState(stateFile: string, state: BatchState): void {
   const temporary = `${stateFile}.${process.pid}.tmp`;
   writeFileSync(temporary, `${JSON.stringify(state, null, 2)}\n`);
   renameSync(temporary, stateFile);
+}
+
+/** Whether a process with this id runs (a lock left by a killed process is stale). */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Takes `OUT.lock` so that two batches never write the same output at once;
+ * a lock whose process is gone (killed) is taken over.
+ * @returns a function that releases it.
+ * @throws {BatchResumeError} when another running process holds it.
+ */
+export function lockOutput(out: string): () => void {
+  const lock = `${out}${LOCK_SUFFIX}`;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      writeFileSync(lock, `${process.pid}\n`, { flag: "wx" });
+      return () => rmSync(lock, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST" || attempt > 0) throw error;
+      const pid = Number(readFileSync(lock, "utf8").trim());
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) {
+        throw new BatchResumeError(out, `another batch (process ${pid}) is writing it; wait for it to end, or stop it (${lock} names it)`);
+      }
+      rmSync(lock, { force: true });
+    }
+  }
 }
 
 async function openStream(file: string, flags: "w" | "a"): Promise<WriteStream> {
