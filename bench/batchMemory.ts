@@ -17,6 +17,12 @@
  * Run: npx tsx bench/batchMemory.ts [--sizes 10000,100000,1000000] [--models zero,offline]
  *        [--workflow tiny|supportRouting] [--concurrency 8] [--json FILE]
  *
+ * Server section (issue #12, section 4): `--server-compare ROWS [--server URL]`
+ * runs the same ROWS rows of `supportRouting` (offline model) as a local batch
+ * and as a batch on a LangGraph server (`--server`, default: a dev server this
+ * script starts and stops), alternately twice each, and reports rows/s of
+ * each; both at `--concurrency` rows in flight.
+ *
  * @module
  */
 import { spawn } from "node:child_process";
@@ -186,8 +192,71 @@ function parseArgs(argv: string[]): Record<string, string> {
   return args;
 }
 
+/** One timed batch of the server comparison. */
+export interface ServerCompareResult {
+  mode: "local" | "server";
+  rows: number;
+  concurrency: number;
+  ms: number;
+  rowsPerSecond: number;
+  exitCode: number;
+}
+
+/** Runs `rows` rows of supportRouting locally and on a server, alternately, twice each. */
+async function serverCompare(rows: number, concurrency: number, url: string | undefined): Promise<ServerCompareResult[]> {
+  const { runFromFile } = await import("../src/cli/batchCommand.js");
+  const { readyWorkflows } = await import("../graphs/index.js");
+  const { startDevServer } = await import("../test/helpers/devServer.js");
+  const dev = url ? undefined : await startDevServer(150_000);
+  const target = url ?? dev!.url;
+  const dir = mkdtempSync(join(tmpdir(), "llmw-batch-server-"));
+  const results: ServerCompareResult[] = [];
+  try {
+    const input = join(dir, "rows.jsonl");
+    await writeRows(input, rows);
+    const workflow = readyWorkflows.get("supportRouting");
+    const sink = () => new Writable({ write: (_chunk, _encoding, done) => done() });
+    for (const [i, mode] of (["local", "server", "local", "server"] as const).entries()) {
+      const out = join(dir, `out-${i}.jsonl`);
+      const started = performance.now();
+      const exitCode = await runFromFile(
+        workflow,
+        { inputFile: input, out, field: [], concurrency, progress: false, runOptions: { model: "offline" }, ...(mode === "server" ? { server: target } : {}) },
+        sink(),
+        sink(),
+        async () => 1,
+      );
+      const ms = performance.now() - started;
+      results.push({ mode, rows, concurrency, ms, rowsPerSecond: (rows * 1000) / ms, exitCode });
+      console.error(`${mode}: ${rows} rows in ${(ms / 1000).toFixed(1)} s, ${((rows * 1000) / ms).toFixed(1)} rows/s, exit ${exitCode}`);
+    }
+  } finally {
+    await dev?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return results;
+}
+
+/** The server comparison as a Markdown table (the better of each mode's two runs). */
+export function renderServerCompare(results: ServerCompareResult[]): string {
+  const best = (mode: "local" | "server") => results.filter((r) => r.mode === mode).sort((a, b) => b.rowsPerSecond - a.rowsPerSecond)[0];
+  const local = best("local");
+  const server = best("server");
+  return [
+    "| batch | rows | in flight | wall time (s) | rows/s | vs local |",
+    "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ...[local, server].map((r) => `| ${r.mode === "local" ? "local (in process)" : "LangGraph dev server"} | ${r.rows} | ${r.concurrency} | ${(r.ms / 1000).toFixed(1)} | ${r.rowsPerSecond.toFixed(1)} | ${(r.rowsPerSecond / local.rowsPerSecond).toFixed(2)}x |`),
+  ].join("\n");
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  if (args["server-compare"]) {
+    const results = await serverCompare(Number(args["server-compare"]), Number(args.concurrency ?? 8), args.server);
+    console.log(renderServerCompare(results));
+    if (args.json) writeFileSync(args.json, `${JSON.stringify(results, null, 2)}\n`);
+    return;
+  }
   if (args.child) {
     await child({
       model: args.model as ModelKind,
