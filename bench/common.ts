@@ -175,3 +175,42 @@ export function postgresReachable(): Promise<boolean> {
 export function createBenchDatabase(): Promise<{ name: string; url: string; drop: () => Promise<void> }> {
   return createTestDatabase("llmw_bench", POSTGRES_ADMIN_URL);
 }
+
+/** The `q` quantile of `xs` (linear interpolation between the order statistics; q in 0..1). */
+export function quantile(xs: readonly number[], q: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const pos = (s.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return s[lo] + (s[hi] - s[lo]) * (pos - lo);
+}
+
+/** Median, quartiles and extremes of `xs`. */
+export interface Spread {
+  median: number;
+  q1: number;
+  q3: number;
+  min: number;
+  max: number;
+  n: number;
+}
+
+/** The {@link Spread} of `xs`. */
+export function spread(xs: readonly number[]): Spread {
+  return { median: median(xs), q1: quantile(xs, 0.25), q3: quantile(xs, 0.75), min: Math.min(...xs), max: Math.max(...xs), n: xs.length };
+}
+
+/** A ratio with its interquartile range: `1.03x (IQR 1.01-1.05)`. */
+export const ratioSpread = (s: Spread, digits = 2) => `${ratio(s.median, digits)} (IQR ${fmt(s.q1, digits)}-${fmt(s.q3, digits)})`;
+
+/**
+ * The verdict on "at most `target`" from paired ratios: `met` when the median
+ * and the upper quartile are both within it (at least three runs in four meet
+ * it), `missed` when the median is over it, and `undecided` in between (the
+ * spread straddles the target: the runs cannot tell).
+ */
+export function verdict(s: Spread, target: number): "met" | "undecided" | "missed" {
+  if (s.median > target) return "missed";
+  return s.q3 <= target ? "met" : "undecided";
+}
