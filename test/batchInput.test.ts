@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BatchRecord } from "../src/cli/batch.js";
-import { formatEta, formatProgress, parseDelimiter, progressFigures } from "../src/cli/batchCommand.js";
+import { formatEta, formatProgress, parseDelimiter, progressFigures, resumeCommand } from "../src/cli/batchCommand.js";
 import { openBatchInput, type InputRow } from "../src/cli/batchInput.js";
 import { EXIT_PARTIAL } from "../src/cli/main.js";
 import { DataFileError } from "../src/runtime/errors.js";
@@ -274,6 +274,24 @@ describe("progress figures", () => {
     const code = await main(["run", "supportRouting", "--input-file", file, "--out", out], new Collector(), stderr);
     expect(code).toBe(EXIT_PARTIAL);
     expect(stderr.text).toMatch(/supportRouting .* 100% \| 2\/2 rows \| \d+\.\d rows\/s \| 1 failed \| eta 0s/);
+  });
+});
+
+describe("the resume command", () => {
+  const workflow = { name: "supportRouting" } as Parameters<typeof resumeCommand>[0];
+  const flags = { inputFile: "my rows.csv", field: ["query=text"], out: "out.jsonl", concurrency: 8, progress: true, runOptions: { model: "offline", callLog: "calls.jsonl" } };
+
+  it("is rebuilt from the flags, quoted for a shell", () => {
+    expect(resumeCommand(workflow, { ...flags, delimiter: "\t", concurrency: 3, server: "http://127.0.0.1:2024" })).toBe(
+      "llm-workflows run supportRouting --input-file 'my rows.csv' --field query=text --delimiter tab --out out.jsonl --server http://127.0.0.1:2024 --concurrency 3 --model offline --call-log calls.jsonl",
+    );
+    expect(resumeCommand({ ...workflow, source: "/app/graph.ts:graph" }, flags)).toMatch(/^llm-workflows run \/app\/graph\.ts:graph --input-file/);
+  });
+
+  it("is the command given, without --restart (which would start again)", () => {
+    expect(resumeCommand(workflow, { ...flags, command: ["--config", "lg.json", "run", "supportRouting", "--input-file", "a.csv", "--out", "o.jsonl", "--restart"] })).toBe(
+      "llm-workflows --config lg.json run supportRouting --input-file a.csv --out o.jsonl",
+    );
   });
 });
 

@@ -58,7 +58,8 @@ export interface BatchFlags {
   assistant?: string;
   /**
    * The command line that started the batch, without the program name (for
-   * the resume hint after a stop); rebuilt from these flags when absent.
+   * the resume hint after a stop, which leaves out `--restart`); rebuilt from
+   * these flags when absent.
    */
   command?: readonly string[];
   /** Options of every row's run (model, budget, call log), from the other flags. */
@@ -138,7 +139,8 @@ function shellQuote(arg: string): string {
 
 /** The command that resumes this batch. */
 export function resumeCommand(workflow: WorkflowDefinition<any>, flags: BatchFlags): string {
-  if (flags.command) return ["llm-workflows", ...flags.command].map(shellQuote).join(" ");
+  // The same command without --restart, which would start the batch again instead of resuming it.
+  if (flags.command) return ["llm-workflows", ...flags.command.filter((arg) => arg !== "--restart")].map(shellQuote).join(" ");
   const args = ["run", workflow.source ?? workflow.name, "--input-file", flags.inputFile!];
   for (const field of flags.field) args.push("--field", field);
   if (flags.input) args.push("--input", flags.input);
