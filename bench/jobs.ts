@@ -16,6 +16,10 @@ export async function runJob(name: string, params: any): Promise<unknown> {
       return (await import("./patterns.js")).patternsJob(params);
     case "memory":
       return (await import("./memory.js")).memoryJob(params);
+    case "facade":
+      return (await import("./facadeOverhead.js")).facadeJob(params);
+    case "sendPatterns":
+      return (await import("./sendPatterns.js")).sendPatternsJob(params);
     default:
       throw new Error(`unknown benchmark job ${JSON.stringify(name)}`);
   }

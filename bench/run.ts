@@ -21,7 +21,8 @@
  *   --render FILE.json rewrite FILE.md from the raw figures in FILE.json (no measuring)
  *
  * Sections: 1 fan-out, 2 per-node overhead, 3 the seed's FAQ speedup,
- * 4 calls and wall time per pattern, 5 memory and checkpoint size.
+ * 4 calls and wall time per pattern, 5 memory and checkpoint size,
+ * 6 facade vs the compiled graph's .invoke, 7 every fan-out pattern vs Promise.all.
  *
  * @module
  */
@@ -37,6 +38,8 @@ import { runJob } from "./jobs.js";
 import { MEMORY_RUN_BUDGET_MS, memoryPlan, memoryReport, type MemoryResult } from "./memory.js";
 import { nodeOverheadPlan, nodeOverheadReport, type OverheadRow, type SaverKind } from "./nodeOverhead.js";
 import { patternsReport } from "./patterns.js";
+import { FACADE_SAVERS, facadePlan, facadeReport, type FacadeRow } from "./facadeOverhead.js";
+import { sendPatternsPlan, sendPatternsReport, type SendRow } from "./sendPatterns.js";
 import { speedupReport } from "./speedup.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -74,7 +77,7 @@ function parseArgs(argv: string[]): Args {
     } else throw new Error(`unknown option ${a} (see --help)`);
   }
   if (!Number.isInteger(args.seed)) throw new Error("--seed must be a whole number");
-  if (args.only?.some((s) => !(s >= 1 && s <= 5))) throw new Error("--only takes section numbers 1 to 5");
+  if (args.only?.some((s) => !(s >= 1 && s <= 7))) throw new Error("--only takes section numbers 1 to 7");
   return args;
 }
 
@@ -233,6 +236,16 @@ const sections: Record<number, (pgOk: boolean) => Promise<SectionReport>> = {
     if (!pgOk) skipped.push(`PostgreSQL rows skipped: no server at ${POSTGRES_ADMIN_URL} (set LLM_WORKFLOWS_BENCH_POSTGRES_URL).`);
     return memoryReport(results, opts, skipped);
   },
+  6: async () => {
+    const rows: FacadeRow[] = [];
+    for (const saver of FACADE_SAVERS) rows.push(...(await job<FacadeRow[]>("facade", { ...facadePlan(opts), saver, seed: opts.seed }, `facade, checkpointer ${saver}`)));
+    return facadeReport(rows, opts);
+  },
+  7: async () => {
+    const rows: SendRow[] = [];
+    for (const p of sendPatternsPlan(opts)) rows.push(...(await job<SendRow[]>("sendPatterns", { ...p, seed: opts.seed }, `fan-out patterns N=${p.n}`)));
+    return sendPatternsReport(rows, opts);
+  },
 };
 
 function markdownTable(t: Table): string {
@@ -289,7 +302,11 @@ function rerender(report: SectionReport, o: BenchOptions): SectionReport {
           ? speedupReport(raw, o)
           : report.section === 4
             ? patternsReport(raw, o, Math.max(...raw.map((r: any) => r.graphMs.length)))
-            : memoryReport(raw, o, skipped);
+            : report.section === 5
+              ? memoryReport(raw, o, skipped)
+              : report.section === 6
+                ? facadeReport(raw, o)
+                : sendPatternsReport(raw, o);
   return { ...again, seconds: report.seconds };
 }
 
@@ -309,7 +326,7 @@ function markdown(r: Results, jsonPath: string): string {
     ...(busy
       ? [
           `> The machine was busy with other work during this run (1-minute load average up to ${fmt(maxLoad, 1)} on ${machine.cores} cores): ` +
-            `CPU-bound figures (sections 1, 2, 5) are inflated and noisy; compare them with a run on an idle machine.`,
+            `CPU-bound figures (sections 1, 2, 5, 6, 7) are inflated and noisy; compare them with a run on an idle machine.`,
           "",
         ]
       : []),
@@ -348,7 +365,7 @@ async function main(): Promise<void> {
     return;
   }
   const started = now();
-  const chosen = args.only ?? [1, 2, 3, 4, 5];
+  const chosen = args.only ?? [1, 2, 3, 4, 5, 6, 7];
   const pgVersion = await postgresVersion();
   const machine: Machine = {
     cpu: cpus()[0]?.model ?? "?",
