@@ -9,6 +9,8 @@ import { performance } from "node:perf_hooks";
 import { setMaxListeners } from "node:events";
 import { Writable } from "node:stream";
 import { announceOfflineModel } from "../src/models/offline/model.js";
+// Registers the ready workflows in the facade's registry: the sections run them by name.
+import "../graphs/index.js";
 import { SimulatedChatModel, type SimulatedModelOptions } from "../src/models/simulated.js";
 import { createTestDatabase, postgresReachable as serverReachable } from "../test/helpers/postgres.js";
 
