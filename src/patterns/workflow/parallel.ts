@@ -80,7 +80,7 @@ export interface ParallelMapOptions<S, I, C, R> extends GraphSchemas, PolicyOpti
    * Most worker tasks of a run (undefined: {@link DEFAULT_MAX_WORKER_TASKS},
    * 64). With more items, the items are split into that many batches, one
    * `Send` task each, because LangGraph 1.4's task runner costs O(tasks^2) per
-   * superstep (README, "Performance"). Each item keeps its own attempts,
+   * superstep (docs/performance.md). Each item keeps its own attempts,
    * timeout and tolerated failure; a batch is checkpointed when it is done.
    * Return `Infinity` for one task per item, which a worker that calls
    * `interrupt()` or `onceForTask` needs.
