@@ -16,7 +16,7 @@
  *
  * Usage: npx tsx bench/faults.ts [--rows 1000] [--faults 0.2] [--concurrency 8]
  *   [--hang-ms 120000] [--latency-ms 50] [--seed 13] [--max-retries N] [--label TEXT]
- *   [--server PATH]  (the fault server script; default test/helpers/faultServer.ts of this tree,
+ *   [--call-log FILE] [--server PATH]  (the fault server script; default test/helpers/faultServer.ts of this tree,
  *                     pass another tree's to measure an older client against the same server)
  *
  * Not part of `npm run bench`: a 50% run takes minutes.
@@ -43,6 +43,7 @@ const { values } = parseArgs({
     "data-dir": { type: "string" },
     label: { type: "string", default: "" },
     server: { type: "string" },
+    "call-log": { type: "string" },
   },
 });
 
@@ -106,7 +107,10 @@ const started = performance.now();
 const summary = await runBatch(rows, {
   workflow: "supportRouting",
   concurrency: Number(values.concurrency),
-  runOptions: values["max-retries"] ? { configurable: { maxRetries: Number(values["max-retries"]) } } : {},
+  runOptions: {
+    ...(values["max-retries"] ? { configurable: { maxRetries: Number(values["max-retries"]) } } : {}),
+    ...(values["call-log"] ? { callLog: values["call-log"] } : {}),
+  },
 });
 const seconds = (performance.now() - started) / 1000;
 const loadAfter = loadavg();

@@ -4,7 +4,7 @@
  * repair, fallback models, rate limits, budgets, cost, the call log and
  * secrets kept out of logs, checkpoints and errors.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { MemorySaver } from "@langchain/langgraph";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -180,12 +180,30 @@ describe("cost and budgets", () => {
     expect(Object.keys(result.byNode).sort()).toEqual(["billing", "classify_query"]);
   });
 
-  it("stops a run with a typed error before the call that would exceed its budget", async () => {
+  it("stops a run with a typed error before the call that would exceed its budget, and nothing else reports it", async () => {
     const s = await server();
-    const error = await runWorkflow("contentPipeline", { topic: "Sessions", sources: "Sessions keep cookies. Sessions reuse connections. They are fast." }, { ...cfg(s), budget: { maxTokens: 100 } }).catch((e) => e);
-    expect(error).toBeInstanceOf(BudgetExceededError);
-    expect(error.message).toMatch(/budget of 100 tokens/);
-    expect(s.stats.requests).toBe(1); // the second call, which would exceed it, was never sent
+    const logged = vi.spyOn(console, "error").mockImplementation(() => {});
+    const warned = vi.spyOn(console, "warn").mockImplementation(() => {});
+    try {
+      const error = await runWorkflow("contentPipeline", { topic: "Sessions", sources: "Sessions keep cookies. Sessions reuse connections. They are fast." }, { ...cfg(s), budget: { maxTokens: 100 } }).catch((e) => e);
+      expect(error).toBeInstanceOf(BudgetExceededError);
+      expect(error.message).toMatch(/budget of 100 tokens/);
+      expect(s.stats.requests).toBe(1); // the second call, which would exceed it, was never sent
+      // LangChain logs errors thrown inside callback handlers ("Error in handler UsageTracker, handleLLMStart"); the budget is not one.
+      expect([...logged.mock.calls, ...warned.mock.calls].flat().join("\n")).not.toMatch(/Error in handler|budget/);
+    } finally {
+      logged.mockRestore();
+      warned.mockRestore();
+    }
+  });
+
+  it("offline too, the budget error is the run's error once, with no node error event for it", async () => {
+    const events: Array<{ type: string; error?: string }> = [];
+    const run = (async () => {
+      for await (const e of streamWorkflow("contentPipeline", { topic: "Sessions", sources: "Sessions keep cookies." }, { model: "offline", budget: { maxTokens: 10 } })) events.push(e);
+    })();
+    await expect(run).rejects.toBeInstanceOf(BudgetExceededError);
+    expect(events.filter((e) => e.error)).toEqual([]);
   });
 });
 
