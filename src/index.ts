@@ -57,7 +57,7 @@ export {
   DEFAULT_SCORE_THRESHOLD,
   DEFAULT_MAX_ITERATIONS,
 } from "./patterns/workflow/evaluatorOptimizer.js";
-export { indexedResults, orderedResults, FanOutIncompleteError, DEFAULT_MAX_WORKER_TASKS } from "./patterns/core/fanOut.js";
+export { indexedResults, orderedResults, FanOutIncompleteError, FanOutFailedError, DEFAULT_MAX_WORKER_TASKS, type WorkerFailure } from "./patterns/core/fanOut.js";
 export { buildDag, checkDependencies, dagGenerations, dagLeaves, findCycle, type DagNode, type DagOptions } from "./patterns/composition/dag.js";
 export {
   buildMapReduce,
