@@ -90,7 +90,7 @@ export interface UsageTrackerOptions {
   budget?: Budget;
   /** The run's price table (USD per 1M tokens): `pricesFrom(configurable)` (`cost.ts`). Default {@link DEFAULT_PRICES}. */
   prices?: Record<string, Price>;
-  /** Append one JSON line per model call to this file (node, model, prompt, response, tokens, latency, retries). */
+  /** Append one JSON line per model call to this file (node, model, prompt, response or error, tokens, USD, latency, retries, timeouts). */
   callLog?: string;
   /** Secrets to keep out of the call log besides API-key patterns (e.g. the configured key). */
   secrets?: string[];
@@ -227,6 +227,7 @@ export class UsageTracker extends BaseCallbackHandler {
         usd,
         latencyMs: Date.now() - where.started,
         retries: Math.max(0, (requests?.requests ?? 1) - 1),
+        timeouts: requests?.timeouts ?? 0,
       });
     }
   }
@@ -265,6 +266,7 @@ export class UsageTracker extends BaseCallbackHandler {
         usd,
         latencyMs: Date.now() - where.started,
         retries: Math.max(0, (requests?.requests ?? 1) - 1),
+        timeouts: requests?.timeouts ?? 0,
       });
     }
   }
