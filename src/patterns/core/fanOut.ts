@@ -277,6 +277,13 @@ async function withinLimit<T>(
 
 const attemptOf = (config: LangGraphRunnableConfig) => (config as { executionInfo?: { nodeAttempt?: number } }).executionInfo?.nodeAttempt ?? 1;
 
+/**
+ * Whether the run keeps its checkpoints (a thread): LangGraph sets its
+ * checkpointer in the task's config then. The key is LangGraph's
+ * `CONFIG_KEY_CHECKPOINTER` (1.4.18 to 1.7.3), which the package does not export.
+ */
+const onThread = (config: LangGraphRunnableConfig) => Boolean((config.configurable as Record<string, unknown> | undefined)?.["__pregel_checkpointer"]);
+
 /** The failure record of `error`: its name and message. */
 const describeFailure = (error: unknown) => (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
 
@@ -317,8 +324,11 @@ export function workerNode<I, C, R>(
   name = "worker",
   timeoutMs?: number,
   retryPolicy?: RetryPolicy | false,
+  failTaskOnThread = false,
 ) {
   const policy = resolveRetryPolicy(retryPolicy);
+  /** Whether an item that failed for good fails its task (see {@link FanOutOptions.failTaskOnThread}). */
+  const failsTask = (config: LangGraphRunnableConfig) => failTaskOnThread && onThread(config);
   const runItem = (item: I, index: number, payload: WorkerPayload<I, C>, config: LangGraphRunnableConfig) =>
     withinLimit(payload.limit, async (signal) => worker(item, index, payload.context, signal === config.signal ? config : { ...config, signal }), name, config.signal, timeoutMs);
 
@@ -328,7 +338,7 @@ export function workerNode<I, C, R>(
       const value = await runItem(payload.item as I, payload.index!, payload, config);
       return { [key]: [{ index: payload.index!, value }] };
     } catch (error) {
-      if (isGraphBubbleUp(error) || willRetry(policy, error, attemptOf(config))) throw error;
+      if (isGraphBubbleUp(error) || willRetry(policy, error, attemptOf(config)) || failsTask(config)) throw error;
       return { [key]: [{ index: payload.index!, error: describeFailure(error) }] };
     }
   };
@@ -358,7 +368,7 @@ export function workerNode<I, C, R>(
           if (isGraphBubbleUp(error)) {
             bubbleUp = { error };
             stop.abort(error);
-          } else if (willRetry(policy, error, attempt)) retryable ??= error;
+          } else if (willRetry(policy, error, attempt) || failsTask(config)) retryable ??= error;
           else done.set(index, { error: describeFailure(error) });
         }
       }),
@@ -394,6 +404,17 @@ export interface FanOutOptions<S, I, C, R> {
   /** The workers' retry policy, as given to the builder (to know which attempt is the last); default the graph default. */
   retryPolicy?: RetryPolicy | false;
   /**
+   * On a thread (a run with a checkpointer), an item that fails for good fails
+   * its task instead of being recorded: LangGraph keeps every finished task's
+   * writes in the checkpoint, and resuming the thread runs only the failed
+   * task again (the durable way to recover from a failure that has passed).
+   * Without a checkpointer the failure is recorded and the fan-in's
+   * {@link FanOutFailedError} carries the finished results. For fan-ins that
+   * cannot tolerate failures (orchestrator-workers, map-reduce); a fan-out
+   * with `minSuccesses` records them always. Default false.
+   */
+  failTaskOnThread?: boolean;
+  /**
    * Most worker tasks to send; more items than that are batched (see
    * {@link sendEach}). Read per run. Default: one task per item.
    */
@@ -415,7 +436,7 @@ export interface FanOutOptions<S, I, C, R> {
  * `new Overwrite([])` so that a thread's second run starts empty.
  */
 export function addFanOut<S, I, C, R>(graph: any, options: FanOutOptions<S, I, C, R>): void {
-  graph.addNode(options.workerName, workerNode(options.resultsKey, options.worker, options.workerName, options.timeoutMs, options.retryPolicy));
+  graph.addNode(options.workerName, workerNode(options.resultsKey, options.worker, options.workerName, options.timeoutMs, options.retryPolicy, options.failTaskOnThread));
   graph.addConditionalEdges(
     options.from,
     (state: S, config: LangGraphRunnableConfig) => {

@@ -110,6 +110,8 @@ export function buildOrchestratorWorkers<S, T, C = undefined, R = unknown>(
   }, nodeOptions(options));
   graph.addEdge(START, options.orchestrator.name);
   addFanOut<S, T, C, R>(graph, {
+    // A worker that fails on a thread fails its task, so that resuming the thread re-runs only it.
+    failTaskOnThread: true,
     from: options.orchestrator.name,
     workerName: options.worker.name,
     items: options.subtasks,
