@@ -252,30 +252,52 @@ export async function* executeGraph(
   };
   const started = new Map<string, number>();
   let values: Record<string, unknown> | undefined;
+  /*
+   * A superstep's node events wait for its end (the next values chunk): when a
+   * node throws, LangGraph's tasks stream still reports it as a task with an
+   * empty result and no error, and the run's error comes after. Held until
+   * then, a task with no result gets the run's error instead of passing as done.
+   */
+  let held: Array<{ event: Extract<WorkflowEvent, { type: "node" }>; empty: boolean }> = [];
+  const release = function* (runError?: unknown) {
+    const message = runError === undefined ? undefined : redactSecrets(runError instanceof Error ? runError.message : String(runError));
+    for (const { event, empty } of held) yield message && empty && !event.error && !event.interrupted ? { ...event, error: message } : event;
+    held = [];
+  };
   const stream = await graph.stream(graphInput as any, config as any);
-  for await (const [mode, chunk] of stream as AsyncIterable<[string, any]>) {
-    if (mode === "values") {
-      // On an interrupt the values stream sends `{ __interrupt__ }` alone; the state is the chunk before it.
-      if (!("__interrupt__" in chunk)) values = chunk;
-    } else if (mode === "tasks") {
-      if ("input" in chunk && !("result" in chunk)) {
-        started.set(chunk.id, performance.now());
-      } else {
-        const begin = started.get(chunk.id);
-        started.delete(chunk.id);
-        const raw = chunk.error ? String(chunk.error?.message ?? chunk.error) : tracker.taskErrors.get(chunk.id);
-        const error = raw === undefined ? undefined : redactSecrets(raw);
-        yield {
-          type: "node",
-          node: chunk.name,
-          durationMs: begin === undefined ? 0 : performance.now() - begin,
-          usage: tracker.byTask.get(chunk.id) ?? emptyUsage(),
-          ...(error ? { error } : {}),
-          ...(chunk.interrupts?.length && !error ? { interrupted: true } : {}),
-        };
+  try {
+    for await (const [mode, chunk] of stream as AsyncIterable<[string, any]>) {
+      if (mode === "values") {
+        yield* release();
+        // On an interrupt the values stream sends `{ __interrupt__ }` alone; the state is the chunk before it.
+        if (!("__interrupt__" in chunk)) values = chunk;
+      } else if (mode === "tasks") {
+        if ("input" in chunk && !("result" in chunk)) {
+          started.set(chunk.id, performance.now());
+        } else {
+          const begin = started.get(chunk.id);
+          started.delete(chunk.id);
+          const raw = chunk.error ? String(chunk.error?.message ?? chunk.error) : tracker.taskErrors.get(chunk.id);
+          const error = raw === undefined ? undefined : redactSecrets(raw);
+          held.push({
+            empty: !chunk.result?.length,
+            event: {
+              type: "node",
+              node: chunk.name,
+              durationMs: begin === undefined ? 0 : performance.now() - begin,
+              usage: tracker.byTask.get(chunk.id) ?? emptyUsage(),
+              ...(error ? { error } : {}),
+              ...(chunk.interrupts?.length && !error ? { interrupted: true } : {}),
+            },
+          });
+        }
       }
     }
+  } catch (error) {
+    yield* release(error);
+    throw error;
   }
+  yield* release();
   const output = values ? pickOutput(values, graph.outputChannels) : {};
   let interrupts: PendingInterrupt[] = [];
   if (options.checkpointer && configurable.thread_id) {

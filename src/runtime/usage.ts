@@ -107,9 +107,14 @@ interface RunInfo {
 }
 
 /** The LangGraph task id in a run's metadata (`langgraph_checkpoint_ns` is `node:taskId`, nested with `|`). */
+/**
+ * The top-level task a call belongs to: the first segment of its checkpoint
+ * namespace (`route:TASK|inner_node:INNER_TASK` inside a subgraph), so that a
+ * subgraph's calls count for the parent's task that the facade reports.
+ */
 function taskOf(metadata?: Record<string, unknown>): string | undefined {
   const ns = typeof metadata?.langgraph_checkpoint_ns === "string" ? metadata.langgraph_checkpoint_ns : undefined;
-  return ns?.split("|").pop()?.split(":")[1];
+  return ns?.split("|")[0]?.split(":")[1];
 }
 
 /**
