@@ -1,7 +1,7 @@
 /**
  * Section 1, fan-out: the bulkClassification workflow (through `runWorkflow`)
  * over N items vs the same model calls made with plain `Promise.all` (the
- * seeds' asyncio.gather), unbounded and with a concurrency limit (baseline: a
+ * asyncio.gather in the sources' examples), unbounded and with a concurrency limit (baseline: a
  * plain promise pool). Both run in the same process on the same simulated
  * latencies (the simulated model keys each call's latency by its prompt).
  *

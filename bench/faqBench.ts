@@ -1,15 +1,15 @@
 /**
- * The FAQ workflow of seed 001, for section 3 of the benchmarks: generate N
+ * The FAQ workflow of *LLM Workflow Patterns*, for section 3 of the benchmarks: generate N
  * questions from the sources, then for each question answer it and find the
  * sources of the answer; sequential and parallel, as LangGraph workflows built
  * with the project's pattern builders and as plain async code.
  *
  * - sequential: a prompt chain (`buildPromptChain`) `generate_questions` ->
  *   `answer_questions`, the second step answering one question after the
- *   other (the seed's `sequential_workflow` for loop): 1 + 2N calls in sequence;
+ *   other (the source's `sequential_workflow` for loop): 1 + 2N calls in sequence;
  * - parallel: orchestrator-workers (`buildOrchestratorWorkers`)
  *   `generate_questions` -> one `answer_question` Send task per question
- *   (answer, then sources) -> `assemble`: 3 calls deep (the seed's
+ *   (answer, then sources) -> `assemble`: 3 calls deep (the source's
  *   `parallel_workflow` with `asyncio.gather`).
  *
  * It lives in bench/ until the project has a faqGeneration workflow of its own.
@@ -26,14 +26,14 @@ import { indexedResults } from "../src/patterns/core/fanOut.js";
 import { buildOrchestratorWorkers } from "../src/patterns/workflow/orchestratorWorkers.js";
 import { defineWorkflow, inputSchema } from "../src/workflow.js";
 
-/** The seed's three (mock) web pages. */
+/** The source's three (mock) web pages. */
 export const FAQ_SOURCES = [
   { title: "The Benefits of Solar Energy", content: "Content about environmental and economic benefits of solar power..." },
   { title: "Understanding Wind Turbines", content: "Content about how wind turbines work, and their challenges like intermittency..." },
   { title: "Energy Storage Solutions", content: "Content about the importance of energy storage like batteries for renewables..." },
 ];
 
-/** The sources as one text, as the seed combines them. */
+/** The sources as one text, as the source combines them. */
 export const FAQ_CONTENT = FAQ_SOURCES.map((s) => `Source Title: ${s.title}\nContent: ${s.content}`).join("\n\n");
 
 export const Faq = z.object({
@@ -74,7 +74,7 @@ export async function findSources(question: string, answer: string, content: str
   return (await invokeStructured(getChatModel("default", config), SourceList, "SourceList", prompt, config)).sources;
 }
 
-/** Steps 2 and 3 for one question (the seed's `process_question_parallel`). */
+/** Steps 2 and 3 for one question (the source's `process_question_parallel`). */
 export async function processQuestion(question: string, content: string, config: LangGraphRunnableConfig): Promise<Faq> {
   const answer = await answerQuestion(question, content, config);
   const sources = await findSources(question, answer, content, config);
@@ -102,7 +102,7 @@ type ParallelState = typeof ParallelState.State;
 /** Sequential FAQ workflow: 1 + 2N calls one after the other. */
 export const sequentialFaq = defineWorkflow({
   name: "faqSequential",
-  description: "FAQ generation (seed 001), sequential: questions, then answer and sources for one question after the other",
+  description: "FAQ generation (*LLM Workflow Patterns*), sequential: questions, then answer and sources for one question after the other",
   pattern: "prompt chaining",
   input: FaqInput,
   builder: buildPromptChain<SequentialState>({
@@ -127,7 +127,7 @@ export const sequentialFaq = defineWorkflow({
 /** Parallel FAQ workflow: questions, then one Send task per question, 3 calls deep. */
 export const parallelFaq = defineWorkflow({
   name: "faqParallel",
-  description: "FAQ generation (seed 001), parallel: questions, then answer and sources of every question at once (Send)",
+  description: "FAQ generation (*LLM Workflow Patterns*), parallel: questions, then answer and sources of every question at once (Send)",
   pattern: "orchestrator-workers",
   input: FaqInput,
   builder: buildOrchestratorWorkers<ParallelState, string, { content: string }, Faq>({
@@ -144,7 +144,7 @@ export const parallelFaq = defineWorkflow({
   example: { content: FAQ_CONTENT, nQuestions: 4 },
 });
 
-/** The seed's `sequential_workflow` as plain async code. */
+/** The source's `sequential_workflow` as plain async code. */
 export async function sequentialFaqPlain(content: string, n: number, config: LangGraphRunnableConfig): Promise<Faq[]> {
   const questions = await generateQuestions(content, n, config);
   const faqs: Faq[] = [];
@@ -152,7 +152,7 @@ export async function sequentialFaqPlain(content: string, n: number, config: Lan
   return faqs;
 }
 
-/** The seed's `parallel_workflow` (asyncio.gather) as plain async code. */
+/** The source's `parallel_workflow` (asyncio.gather) as plain async code. */
 export async function parallelFaqPlain(content: string, n: number, config: LangGraphRunnableConfig): Promise<Faq[]> {
   const questions = await generateQuestions(content, n, config);
   return Promise.all(questions.map((question) => processQuestion(question, content, config)));

@@ -1,6 +1,6 @@
 /**
  * Section 4, calls and wall time per run of each core pattern: a measured
- * version of seed 000's "Cost and Performance" table. Each workflow runs through
+ * version of *Lesson 05: Workflow Patterns*'s "Cost and Performance" table. Each workflow runs through
  * the facade on the simulated model with the offline model's answers (so it
  * takes its usual path: gates, routes, planned subtasks, refinement rounds),
  * against the same node functions called as plain async code in the same
@@ -232,7 +232,7 @@ export function patternsReport(rows: PatternRow[], opts: BenchOptions, reps: num
   const table: Table = {
     title: "Per run (simulated 100 ms +/- 30 ms per call; 500 input / 50 output tokens per call)",
     columns: [
-      "pattern (seed 000)",
+      "pattern (*Lesson 05: Workflow Patterns*)",
       "workflow",
       "path taken",
       "API calls (seed)",
@@ -264,7 +264,7 @@ export function patternsReport(rows: PatternRow[], opts: BenchOptions, reps: num
   };
   return {
     section: 4,
-    title: "Calls and wall time per run of each core pattern (seed 000's 'Cost and Performance', measured)",
+    title: "Calls and wall time per run of each core pattern (*Lesson 05: Workflow Patterns*'s 'Cost and Performance', measured)",
     method:
       `Each workflow runs through \`streamWorkflow\` on its example input (bulkClassification on ${PATTERN_ITEMS} items) with the simulated model answering like the offline model, ` +
       `so that it takes its usual path; calls and tokens are the facade's usage figures. The baseline is the same node functions as plain async code ` +

@@ -20,7 +20,7 @@
  *   --cpu-prof         profile every child process into bench/out/profiles/
  *   --render FILE.json rewrite FILE.md from the raw figures in FILE.json (no measuring)
  *
- * Sections: 1 fan-out, 2 per-node overhead, 3 the seed's FAQ speedup,
+ * Sections: 1 fan-out, 2 per-node overhead, 3 the source's FAQ speedup,
  * 4 calls and wall time per pattern, 5 memory and checkpoint size,
  * 6 facade vs the compiled graph's .invoke, 7 every fan-out pattern vs Promise.all.
  *

@@ -1,5 +1,5 @@
 /**
- * Section 3, the seed's headline (seed 001: the parallel FAQ workflow 2.47x
+ * Section 3, the source's headline (*LLM Workflow Patterns*: the parallel FAQ workflow 2.47x
  * faster than the sequential one for 4 questions): the speedup of the parallel
  * FAQ workflow over the sequential one for N questions, against the structural
  * limit ((1 + 2N) calls in sequence vs 3 deep), for the LangGraph workflows
@@ -27,7 +27,7 @@ import { FAQ_CONTENT, parallelFaq, parallelFaqPlain, sequentialFaq, sequentialFa
 
 /** The target: at least this share of the structural limit. */
 export const SPEEDUP_TARGET = 0.95;
-/** The seed's figure: 22.20 s sequential vs 8.98 s parallel for 4 questions (Gemini 2.5 Flash). */
+/** The source's figure: 22.20 s sequential vs 8.98 s parallel for 4 questions (Gemini 2.5 Flash). */
 export const SEED_SPEEDUP_N4 = 22.2 / 8.98;
 
 export function speedupPlan(opts: BenchOptions): Array<{ meanMs: number; spreadMs: number; sizes: Array<{ n: number; reps: number }> }> {
@@ -150,9 +150,9 @@ export function speedupReport(rows: SpeedupRow[], opts: BenchOptions): SectionRe
   }
   return {
     section: 3,
-    title: "The seed's headline: FAQ parallel vs sequential",
+    title: "The source's headline: FAQ parallel vs sequential",
     method:
-      `Seed 001 reports the parallel FAQ workflow 2.47x faster than the sequential one for 4 questions (22.20 s vs 8.98 s on Gemini). ` +
+      `*LLM Workflow Patterns* reports the parallel FAQ workflow 2.47x faster than the sequential one for 4 questions (22.20 s vs 8.98 s on Gemini). ` +
       `Here the same workflow (bench/faqBench.ts: questions -> answer -> sources; sequential as a prompt chain, parallel as orchestrator-workers with one Send per question) ` +
       `runs on the simulated model with fixed answers, through the facade and as plain async code, in the same process on the same latencies. ` +
       `The structural limit is (1 + 2N) calls in sequence vs 3 deep: (1 + 2N)/3 with a fixed latency; with a spread it is computed from the drawn delays ` +
@@ -169,7 +169,7 @@ export function speedupReport(rows: SpeedupRow[], opts: BenchOptions): SectionRe
         rows: timeRows,
       },
     ],
-    notes: [`Seed 001's own figure for N=4: ${ratio(SEED_SPEEDUP_N4)} (${fmt((100 * SEED_SPEEDUP_N4) / 3, 1)}% of the nominal 3.00x), on a real model whose latencies vary far more.`],
+    notes: [`*LLM Workflow Patterns*'s own figure for N=4: ${ratio(SEED_SPEEDUP_N4)} (${fmt((100 * SEED_SPEEDUP_N4) / 3, 1)}% of the nominal 3.00x), on a real model whose latencies vary far more.`],
     targets,
     raw: rows,
   };

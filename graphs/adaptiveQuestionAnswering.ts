@@ -1,5 +1,5 @@
 /**
- * adaptiveQuestionAnswering: adaptive question answering (seed 002, "Dynamic
+ * adaptiveQuestionAnswering: adaptive question answering (*Advanced Workflows*, "Dynamic
  * routing"): classify the question's complexity and whether it needs external
  * data, then route to a direct answer, a research answer over a local
  * knowledge base (BM25 retrieval over the documents given, with cited
@@ -19,7 +19,7 @@ import { buildRouter } from "../src/patterns/workflow/router.js";
 import { retrieve } from "../src/runtime/retrieval.js";
 import { defineWorkflow, inputSchema } from "../src/workflow.js";
 
-/** Below this classifier confidence, the reasoning route uses the `strong` model (seed 002). */
+/** Below this classifier confidence, the reasoning route uses the `strong` model (*Advanced Workflows*). */
 export const STRONG_BELOW_CONFIDENCE = 0.7;
 /** Passages retrieved for a research answer. */
 export const PASSAGES = 4;
@@ -92,7 +92,7 @@ export async function classifyQuestion(state: QuestionState, config: LangGraphRu
   return { classification, route: null, answer: "", sources: [], reasoning: null, validation: null, retried: false, note: null };
 }
 
-/** The route for a classification (seed 002's if/elif/else). */
+/** The route for a classification (*Advanced Workflows*'s if/elif/else). */
 export function routeFor(c: QuestionState["classification"]): { route: string } | undefined {
   if (!c) return undefined;
   if (c.requires_external_data) return { route: "research_answer" };

@@ -1,5 +1,5 @@
 /**
- * bulkClassification: parallelization by item (seed 000 pattern 3, "bulk email
+ * bulkClassification: parallelization by item (*Lesson 05: Workflow Patterns* pattern 3, "bulk email
  * classification"). One classifier task per item through `Send`, all in one
  * superstep, results in input order, with an optional per-run concurrency
  * limit (`maxConcurrency`).
@@ -13,7 +13,7 @@ import { indexedResults } from "../src/patterns/core/fanOut.js";
 import { buildParallelMap } from "../src/patterns/workflow/parallel.js";
 import { defineWorkflow, inputSchema } from "../src/workflow.js";
 
-/** Labels when the input gives none (seed 000's email triage). */
+/** Labels when the input gives none (*Lesson 05: Workflow Patterns*'s email triage). */
 export const DEFAULT_LABELS = ["urgent", "spam", "normal"];
 /** Most items one run accepts. */
 export const MAX_ITEMS = 100_000;

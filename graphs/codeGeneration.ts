@@ -1,5 +1,5 @@
 /**
- * codeGeneration: evaluator-optimizer (seed 000 pattern 5, "code generation
+ * codeGeneration: evaluator-optimizer (*Lesson 05: Workflow Patterns* pattern 5, "code generation
  * with quality control") where the evaluator is not a model but the tests:
  * `generate` writes Python for the task, `evaluate` runs it against the
  * task's assert lines in a confined `python3` subprocess

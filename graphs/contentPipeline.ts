@@ -1,5 +1,5 @@
 /**
- * contentPipeline: prompt chaining (seed 000, pattern 1). A content pipeline
+ * contentPipeline: prompt chaining (*Lesson 05: Workflow Patterns*, pattern 1). A content pipeline
  * outline -> draft -> polish, with a gate after each step that ends the chain
  * early, with a reason, when a step's output is too thin to build on.
  */
@@ -67,7 +67,7 @@ export async function polishContent(state: ContentState, config: LangGraphRunnab
   return { final };
 }
 
-/** The gate (the seeds' `should_continue`): a reason to stop after `step`, or undefined. */
+/** The gate (the sources' `should_continue`): a reason to stop after `step`, or undefined. */
 export function contentGate(state: ContentState, step: string): string | undefined {
   if (step === "create_outline") {
     const points = sentences(state.outline).length;

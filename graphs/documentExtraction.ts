@@ -1,5 +1,5 @@
 /**
- * documentExtraction: document processing with a validation gate (seed 003,
+ * documentExtraction: document processing with a validation gate (the article *Workflow*,
  * "Example: Document Processing Workflow"): extract company names, dates and
  * amounts -> validate the extraction's completeness -> re-extract with
  * guidance naming what was missed (bounded) -> summarise the findings.
@@ -19,7 +19,7 @@ import { invokeStructured } from "../src/models/structured.js";
 import { buildEvaluatorOptimizer, evaluatorOptimizerFields } from "../src/patterns/workflow/evaluatorOptimizer.js";
 import { defineWorkflow, inputSchema } from "../src/workflow.js";
 
-/** Extractions allowed unless the input says otherwise: the first and one re-extraction (seed 003). */
+/** Extractions allowed unless the input says otherwise: the first and one re-extraction (the article *Workflow*). */
 export const DEFAULT_MAX_ATTEMPTS = 2;
 /** A complete extraction's score; the loop stops there. */
 export const COMPLETE_SCORE = 10;

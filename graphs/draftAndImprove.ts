@@ -1,8 +1,8 @@
 /**
- * draftAndImprove: the seed's `Workflow` framework (seed 000, "The Workflow
+ * draftAndImprove: the source's `Workflow` framework (*Lesson 05: Workflow Patterns*, "The Workflow
  * Framework") in use: typed step functions run in order by `Workflow`, each
  * taking and returning the state, with `shouldContinue` ending the run early.
- * The steps are the seed's usage example: write from the input, then improve
+ * The steps are the source's usage example: write from the input, then improve
  * the result; the first step stops the run when it has nothing to write from.
  */
 import { StateSchema, type LangGraphRunnableConfig } from "@langchain/langgraph";
@@ -35,24 +35,24 @@ async function complete(prompt: string, config: LangGraphRunnableConfig): Promis
   return typeof answer.content === "string" ? answer.content.trim() : JSON.stringify(answer.content);
 }
 
-/** Step 1 (the seed's `step1`): write from the input; nothing written ends the workflow. */
+/** Step 1 (the source's `step1`): write from the input; nothing written ends the workflow. */
 export async function write(state: DraftState, config: LangGraphRunnableConfig): Promise<DraftState> {
   const draft = await complete(["Write the text asked for.", tagged("task", state.input), state.notes ? tagged("notes", state.notes) : ""].join("\n\n"), config);
   return { ...state, draft, result: draft, shouldContinue: draft.length > 0 };
 }
 
-/** Step 2 (the seed's `step2`): improve the result. */
+/** Step 2 (the source's `step2`): improve the result. */
 export async function improve(state: DraftState, config: LangGraphRunnableConfig): Promise<DraftState> {
   const result = await complete(["Improve the text: clearer, tighter, same facts.", tagged("task", state.input), tagged("text", state.result)].join("\n\n"), config);
   return { ...state, result };
 }
 
-/** The workflow: `new Workflow(State, write, improve)`, as in the seed. */
+/** The workflow: `new Workflow(State, write, improve)`, as in the source. */
 export const draftWorkflow = new Workflow<DraftState>(DraftState, { input: DraftInput, output: DraftOutput }, write, improve);
 
 export const definition = defineWorkflow({
   name: "draftAndImprove",
-  description: "The seed's Workflow framework: typed steps (write, improve) run in order, shouldContinue ends the run early",
+  description: "The source's Workflow framework: typed steps (write, improve) run in order, shouldContinue ends the run early",
   pattern: "sequential workflow (Workflow class)",
   input: DraftInput,
   builder: draftWorkflow.builder,

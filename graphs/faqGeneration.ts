@@ -1,5 +1,5 @@
 /**
- * faqGeneration: seed 001's FAQ pipeline as orchestrator-workers, in its two
+ * faqGeneration: *LLM Workflow Patterns*'s FAQ pipeline as orchestrator-workers, in its two
  * variants. `generate_questions` writes N questions from the documents (one
  * structured call); then, for each question, one call answers it from the
  * documents and one call names the documents the answer came from.
@@ -33,7 +33,7 @@ import { buildOrchestratorWorkers } from "../src/patterns/workflow/orchestratorW
 import { StructuredOutputError } from "../src/runtime/errors.js";
 import { defineWorkflow, inputSchema } from "../src/workflow.js";
 
-/** Questions generated unless the input says otherwise (seed 001 times N = 4). */
+/** Questions generated unless the input says otherwise (*LLM Workflow Patterns* times N = 4). */
 export const DEFAULT_QUESTIONS = 4;
 /**
  * Most questions a run may ask for. The sequential variant takes one superstep
@@ -125,17 +125,17 @@ export const FaqState = new StateSchema({
 });
 export type FaqState = typeof FaqState.State;
 
-/** Seed 001's prompts (step 1: questions), with the question count and the titles made explicit. */
+/** *LLM Workflow Patterns*'s prompts (step 1: questions), with the question count and the titles made explicit. */
 export const GENERATE_QUESTIONS_PROMPT =
   "Based on the documents below, write {n} relevant and distinct questions that a user of these documents might ask. Each question must be answerable from the documents alone.";
-/** Seed 001's step 2: answer one question from the documents only. */
+/** *LLM Workflow Patterns*'s step 2: answer one question from the documents only. */
 export const ANSWER_PROMPT =
   "Using ONLY the provided content below, answer the following question. The answer should be concise and directly address the question.";
-/** Seed 001's step 3: the documents the answer came from, followed by the list of titles. */
+/** *LLM Workflow Patterns*'s step 3: the documents the answer came from, followed by the list of titles. */
 export const FIND_SOURCES_PROMPT =
   "You will be given a question and an answer that was generated from a set of documents. Identify which of the documents were used to create the answer. Name them by their titles, exactly as in this list, and name no other:";
 
-/** The documents as seed 001 gives them to the model: `Source Title: …` then `Content: …`. */
+/** The documents as *LLM Workflow Patterns* gives them to the model: `Source Title: …` then `Content: …`. */
 export function combinedContent(documents: readonly FaqDocument[]): string {
   return documents.map((d) => `Source Title: ${d.title}\nContent: ${d.content}`).join("\n\n");
 }
@@ -192,7 +192,7 @@ export function validateSources(named: readonly string[], documents: readonly Fa
   return { sources, dropped };
 }
 
-/** Orchestrator (seed 001 step 1): N questions from the documents, one structured call. */
+/** Orchestrator (*LLM Workflow Patterns* step 1): N questions from the documents, one structured call. */
 export async function generateQuestions(state: FaqState, config: LangGraphRunnableConfig) {
   const n = state.questions;
   // The JSON schema the model sees asks for exactly n; the parse accepts any count, which cleanQuestions reports.
@@ -215,7 +215,7 @@ export async function generateQuestions(state: FaqState, config: LangGraphRunnab
   return { generatedQuestions: questions, notes, faq: [], droppedSources: [], failed: [] };
 }
 
-/** Seed 001 step 2: a concise answer to one question from the documents only. */
+/** *LLM Workflow Patterns* step 2: a concise answer to one question from the documents only. */
 export async function answerQuestion(question: string, documents: readonly FaqDocument[], config: LangGraphRunnableConfig): Promise<string> {
   const answer = await getChatModel("default", config).invoke(
     [ANSWER_PROMPT, tagged("question", question), tagged("provided_content", combinedContent(documents))].join("\n\n"),
@@ -225,7 +225,7 @@ export async function answerQuestion(question: string, documents: readonly FaqDo
 }
 
 /**
- * Seed 001 step 3: the documents the answer came from. The model is shown the
+ * *LLM Workflow Patterns* step 3: the documents the answer came from. The model is shown the
  * titles and asked for them exactly; the JSON schema offers each title as an
  * option, and what comes back is checked against the documents
  * ({@link validateSources}): other titles are returned in `dropped`.

@@ -1,5 +1,5 @@
 /**
- * feedbackAnalysis: customer feedback analysis (seed 002, "The Engineering
+ * feedbackAnalysis: customer feedback analysis (*Advanced Workflows*, "The Engineering
  * Shift"): sentiment with confidence -> topics (escalated to the `strong`
  * model role when confidence < 0.7) -> an action plan with a priority -> an
  * escalation ticket when the sentiment is negative and the priority high.
@@ -16,7 +16,7 @@ import { onceForTask } from "../src/runtime/ledger.js";
 import { supportDeskFrom } from "./lib/supportDesk.js";
 import { defineWorkflow, inputSchema } from "../src/workflow.js";
 
-/** Below this sentiment confidence, topics are extracted by the `strong` model (seed 002). */
+/** Below this sentiment confidence, topics are extracted by the `strong` model (*Advanced Workflows*). */
 export const ESCALATE_BELOW_CONFIDENCE = 0.7;
 
 export const SENTIMENTS = {
@@ -109,7 +109,7 @@ export async function openEscalation(state: FeedbackState, config: LangGraphRunn
   return { escalationId: ticket.ticketId };
 }
 
-/** The gate: escalate only negative feedback with a high priority (seed 002's deterministic routing). */
+/** The gate: escalate only negative feedback with a high priority (*Advanced Workflows*'s deterministic routing). */
 export function feedbackGate(state: FeedbackState, step: string): string | undefined {
   if (step !== "plan_actions") return undefined;
   if (state.sentiment?.sentiment === "negative" && state.actionPlan?.priority === "high") return undefined;

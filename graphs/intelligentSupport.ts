@@ -1,5 +1,5 @@
 /**
- * intelligentSupport: combined patterns (seed 000, "Combining patterns",
+ * intelligentSupport: combined patterns (*Lesson 05: Workflow Patterns*, "Combining patterns",
  * example 1). The support router of `supportRouting` (its classifier and its
  * general and fallback handlers, imported, not copied) sends each category to
  * a pattern of its own, mounted as a subgraph:

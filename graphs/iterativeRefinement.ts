@@ -1,5 +1,5 @@
 /**
- * iterativeRefinement: evaluator-optimizer (seed 000 pattern 5). Generate a
+ * iterativeRefinement: evaluator-optimizer (*Lesson 05: Workflow Patterns* pattern 5). Generate a
  * draft, score it 1-10 with feedback, refine it with the feedback, until the
  * score reaches the threshold (default 8) or the iteration cap (default 3);
  * the result is the best attempt. With `humanReview`, a person approves,

@@ -1,5 +1,5 @@
 /**
- * knowledgeGraph: knowledge-graph extraction as a DAG (seed 002's
+ * knowledgeGraph: knowledge-graph extraction as a DAG (*Advanced Workflows*'s
  * `EntityExtractor -> RelationshipMapper -> KnowledgeGraphBuilder` run by its
  * `WorkflowEngine`). The dependencies are declared once, in `buildDag`'s map:
  *

@@ -1,6 +1,6 @@
 /**
  * multiIntentSupport: orchestrator-workers with typed workers and a human
- * approval before sending (seed 001). The orchestrator splits one customer
+ * approval before sending (*LLM Workflow Patterns*). The orchestrator splits one customer
  * message into typed tasks (BillingInquiry with an invoice number,
  * ProductReturn with product and reason, StatusUpdate with an order id); one
  * worker per task acts on the support desk (opens a case, issues an RMA number

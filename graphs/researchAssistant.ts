@@ -1,5 +1,5 @@
 /**
- * researchAssistant: orchestrator-workers (seed 000 pattern 4). The
+ * researchAssistant: orchestrator-workers (*Lesson 05: Workflow Patterns* pattern 4). The
  * orchestrator breaks the task into subtasks with structured output (how many
  * is decided at run time), `Send` fans out one worker per subtask, a reducer
  * gathers the findings, and a synthesizer writes the answer.
@@ -13,7 +13,7 @@ import { indexedResults } from "../src/patterns/core/fanOut.js";
 import { buildOrchestratorWorkers } from "../src/patterns/workflow/orchestratorWorkers.js";
 import { defineWorkflow, inputSchema } from "../src/workflow.js";
 
-/** Most subtasks the orchestrator may plan unless the input says otherwise (seed 000 asks for 3). */
+/** Most subtasks the orchestrator may plan unless the input says otherwise (*Lesson 05: Workflow Patterns* asks for 3). */
 export const DEFAULT_MAX_SUBTASKS = 3;
 /** Highest `maxSubtasks` a run may ask for. */
 export const MAX_SUBTASKS_LIMIT = 10;

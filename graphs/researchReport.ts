@@ -1,5 +1,5 @@
 /**
- * researchReport: combined patterns (seed 000, "Combining patterns",
+ * researchReport: combined patterns (*Lesson 05: Workflow Patterns*, "Combining patterns",
  * example 2): orchestrator-workers (the `researchAssistant` workflow:
  * decompose -> research -> synthesize) -> evaluator-optimizer (the
  * `iterativeRefinement` workflow: draft -> review -> polish) -> final report.

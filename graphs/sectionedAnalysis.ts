@@ -1,6 +1,6 @@
 /**
  * sectionedAnalysis: parallelization by section (Anthropic's "sectioning";
- * seed 000: "multiple independent analyses"). Three analyses of one text run
+ * *Lesson 05: Workflow Patterns*: "multiple independent analyses"). Three analyses of one text run
  * in the same superstep (sentiment, key points, requested actions), then an
  * aggregator writes one report from them.
  */

@@ -1,7 +1,7 @@
 /**
- * summarization: map-reduce summarisation of a long document (seed 003's
+ * summarization: map-reduce summarisation of a long document (the article *Workflow*'s
  * "Map-Reduce Workflow": split into chunks, summarise each chunk in parallel,
- * then a final summary; seed 004's map-reduce with a concurrency limit).
+ * then a final summary; the *Workflow Patterns Cheatsheet*'s map-reduce with a concurrency limit).
  *
  * - `split`: LangChain's `RecursiveCharacterTextSplitter` (paragraphs, then
  *   lines, then words) cuts the text into chunks of at most `chunkSize`

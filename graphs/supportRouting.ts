@@ -1,9 +1,9 @@
 /**
- * supportRouting: routing (seeds 000 and 001). A customer-support router
+ * supportRouting: routing (*Lesson 05: Workflow Patterns* and *LLM Workflow Patterns*). A customer-support router
  * classifies the query with structured output into technical / billing /
  * general, a conditional edge sends it to that category's handler, and a
  * fallback takes queries whose classification is invalid or not confident
- * enough (below 0.7 by default, seed 002).
+ * enough (below 0.7 by default, *Advanced Workflows*).
  */
 import { StateSchema, type LangGraphRunnableConfig } from "@langchain/langgraph";
 import { z } from "zod";
@@ -37,7 +37,7 @@ export const CLASSIFY_PROMPT = `Classify the user's query into exactly one of th
 ${optionList(CATEGORIES)}
 Give your confidence from 0 to 1.`;
 
-/** Handler instructions per route (seed 001's specialised prompts). */
+/** Handler instructions per route (*LLM Workflow Patterns*'s specialised prompts). */
 export const HANDLER_PROMPTS: Record<Category | typeof FALLBACK_ROUTE, string> = {
   technical:
     "You are a helpful technical support agent. Give a helpful first response to the user's query, asking for details such as what troubleshooting steps they have already tried.",

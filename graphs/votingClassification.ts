@@ -1,5 +1,5 @@
 /**
- * votingClassification: parallelization by voting (a prompt ensemble; seed 001
+ * votingClassification: parallelization by voting (a prompt ensemble; *LLM Workflow Patterns*
  * refs 10-13). Several voters label the same text, each with a differently
  * worded prompt, in one superstep; the majority label wins and the vote counts
  * are kept.

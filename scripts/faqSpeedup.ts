@@ -1,5 +1,5 @@
 /**
- * Sequential vs parallel FAQ generation (seed 001) on the Requests docs, with
+ * Sequential vs parallel FAQ generation (*LLM Workflow Patterns*) on the Requests docs, with
  * a seeded simulated latency on every model call, against the structural limit.
  *
  * ```sh
@@ -48,7 +48,7 @@ import { sentences, stemOf, surfaceWords } from "../src/runtime/text.js";
 import { DataFileError } from "../src/runtime/errors.js";
 import { dataDirHelp, DATA_DIR_OPTION, dataFolder, intOption, numberOption, parseCommandLine, runScript, UsageError } from "./lib/cli.js";
 
-/** Seed 001's measurement for N = 4: sequential 22.20 s, parallel 8.98 s (Gemini 2.5 Flash). */
+/** *LLM Workflow Patterns*'s measurement for N = 4: sequential 22.20 s, parallel 8.98 s (Gemini 2.5 Flash). */
 export const SEED_SEQUENTIAL_S = 22.2;
 export const SEED_PARALLEL_S = 8.98;
 

@@ -33,7 +33,7 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     }, { once: true });
   });
 
-// ---------------------------------------------------------------- parameter chain (seed 004's workflow)
+// ---------------------------------------------------------------- parameter chain (the *Workflow Patterns Cheatsheet*'s workflow)
 
 const ChainState = new StateSchema({
   userId: z.string(),

@@ -5,7 +5,7 @@
  * | setting       | `configurable` key | environment variable            | default        |
  * | ------------- | ------------------ | ------------------------------- | -------------- |
  * | provider      | `provider`         | `LLM_WORKFLOWS_PROVIDER`        | `openai` when `OPENAI_API_KEY` or `OPENAI_BASE_URL` is set, else `offline` |
- * | default model | `model`            | `LLM_WORKFLOWS_MODEL`           | `gpt-4o-mini` (the seeds' model) |
+ * | default model | `model`            | `LLM_WORKFLOWS_MODEL`           | `gpt-4o-mini` (the sources' model) |
  * | strong model  | `strongModel`      | `LLM_WORKFLOWS_STRONG_MODEL`    | `gpt-4o`       |
  * | temperature   | `temperature`      | `LLM_WORKFLOWS_TEMPERATURE`     | `0`            |
  * | timeout (ms)  | `timeoutMs`        | `LLM_WORKFLOWS_TIMEOUT_MS`      | `60000` (per request; the most an adaptive timeout gives) |
@@ -28,7 +28,7 @@
 import type { RunnableConfig } from "@langchain/core/runnables";
 import { ConfigurationError } from "../runtime/errors.js";
 
-/** Which model a step asks for: `default`, or `strong` where a pattern escalates hard or low-confidence cases (seed 002). */
+/** Which model a step asks for: `default`, or `strong` where a pattern escalates hard or low-confidence cases (*Advanced Workflows*). */
 export type ModelRole = "default" | "strong";
 
 /** Where model calls go. */
@@ -62,7 +62,7 @@ export interface ModelSettings {
   fallbacks: string[];
 }
 
-/** Model used for the `default` role with a provider (seed 000 uses gpt-4o-mini). */
+/** Model used for the `default` role with a provider (*Lesson 05: Workflow Patterns* uses gpt-4o-mini). */
 export const DEFAULT_MODEL = "gpt-4o-mini";
 /** Model used for the `strong` role with a provider. */
 export const DEFAULT_STRONG_MODEL = "gpt-4o";

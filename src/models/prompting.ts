@@ -1,5 +1,5 @@
 /**
- * Prompt helpers. Inputs are wrapped in XML-like tags (seed 001's convention),
+ * Prompt helpers. Inputs are wrapped in XML-like tags (*LLM Workflow Patterns*'s convention),
  * which keeps instructions apart from user text; the offline model reads the
  * same tags (see `offline/prompt.ts`).
  *

@@ -5,7 +5,7 @@ import { retrieve } from "../../src/runtime/retrieval.js";
 const docs = definition.example.documents!;
 
 describe("adaptiveQuestionAnswering: routing", () => {
-  it("routes by complexity and need for external data (seed 002's branches)", () => {
+  it("routes by complexity and need for external data (*Advanced Workflows*'s branches)", () => {
     expect(routeFor({ complexity: "simple", requires_external_data: false, confidence: 0.9 })).toEqual({ route: "direct_answer" });
     expect(routeFor({ complexity: "simple", requires_external_data: true, confidence: 0.9 })).toEqual({ route: "research_answer" });
     expect(routeFor({ complexity: "complex", requires_external_data: true, confidence: 0.9 })).toEqual({ route: "research_answer" });

@@ -32,7 +32,7 @@ const State = new StateSchema({
 });
 type S = typeof State.State;
 
-/** The seed's three steps, plus a step that only needs an input (so it is independent). */
+/** The source's three steps, plus a step that only needs an input (so it is independent). */
 function steps(calls: string[] = []): ParameterStep[] {
   return [
     {
@@ -115,7 +115,7 @@ describe("references", () => {
 });
 
 describe("buildParameterChain", () => {
-  it("runs the seed's chain, resolving each step's parameters from earlier outputs", async () => {
+  it("runs the source's chain, resolving each step's parameters from earlier outputs", async () => {
     const calls: string[] = [];
     const graph = buildParameterChain<S>({ state: State, steps: steps(calls) }).compile();
     const out = await graph.invoke({ userId: "123" });

@@ -35,7 +35,7 @@ async function collectChunks(graph: ReturnType<typeof build>, input: Partial<Sta
 }
 
 describe("buildPipeline", () => {
-  it("happy path: the seed's double / add one / filter, collected in order and streamed item by item", async () => {
+  it("happy path: the source's double / add one / filter, collected in order and streamed item by item", async () => {
     const graph = build();
     expect((await graph.invoke({ numbers: [1, 2, 3, 4, 5] })).results).toEqual([7, 9, 11]);
     const chunks = await collectChunks(graph, { numbers: [1, 2, 3, 4, 5] });
@@ -157,7 +157,7 @@ describe("buildPipeline", () => {
     expect(() => buildPipeline<State>({ state: State, name: "__end__", source: () => [], transforms: [] })).toThrow(GraphDefinitionError);
   });
 
-  it("the example graph runs the seed's example", async () => {
+  it("the example graph runs the source's example", async () => {
     expect((await examples.pipeline.invoke({ numbers: [1, 2, 3, 4, 5] })).results).toEqual([7, 9, 11]);
     expect(examples.pipeline.getGraph().drawMermaid()).toContain("__start__ --> pipeline");
   });

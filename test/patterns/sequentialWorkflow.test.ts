@@ -8,7 +8,7 @@ import { draftWorkflow, graph as draftGraph, definition as draftDefinition } fro
 const State = new StateSchema({ input: z.string(), log: z.array(z.string()).default(() => []), ...workflowStateFields });
 type S = typeof State.State;
 
-describe("Workflow (the seed's framework on a StateGraph)", () => {
+describe("Workflow (the source's framework on a StateGraph)", () => {
   it("runs the steps in order, each taking and returning the state", async () => {
     async function step1(s: S) {
       return { ...s, log: [...s.log, `step1:${s.input}`] };

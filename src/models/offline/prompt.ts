@@ -1,6 +1,6 @@
 /**
  * How the offline model reads a prompt. Prompts in this project wrap their
- * inputs in XML-like tags (the convention of seed 001's prompts:
+ * inputs in XML-like tags (the convention of *LLM Workflow Patterns*'s prompts:
  * `<user_query>…</user_query>`); the offline model relies on it:
  *
  * - `instruction`: all text outside tags (system and human messages);

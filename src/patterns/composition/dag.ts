@@ -1,5 +1,5 @@
 /**
- * DAG workflows (seed 002's `WorkflowEngine`, seed 004's "DAG (Directed Acyclic
+ * DAG workflows (*Advanced Workflows*'s `WorkflowEngine`, the *Workflow Patterns Cheatsheet*'s "DAG (Directed Acyclic
  * Graph)"): nodes declare the nodes they depend on, once, in a map; the builder
  * turns the map into LangGraph edges and checks it when the graph is built.
  *
@@ -11,13 +11,13 @@
  *
  * Because every node waits for all of its dependencies, a node runs in the
  * superstep given by its *generation*: the length of the longest dependency
- * path from a root to it (see {@link dagGenerations}, seed 004's
+ * path from a root to it (see {@link dagGenerations}, the *Workflow Patterns Cheatsheet*'s
  * `nx.topological_generations`). Nodes of one generation have no path between
  * them and run concurrently, in the same superstep. Nodes of one generation
  * must therefore write different state keys (or keys with a reducer), or
  * LangGraph rejects the superstep with `INVALID_CONCURRENT_GRAPH_UPDATE`.
  *
- * Where seed 002's `WorkflowEngine.execute` walks the dependencies at run time
+ * Where *Advanced Workflows*'s `WorkflowEngine.execute` walks the dependencies at run time
  * (and only notices a cycle by recursing forever, or a bad name with a
  * `KeyError`), here an unknown dependency or a cycle is a
  * {@link GraphDefinitionError} when the graph is built, naming the name or the
@@ -31,7 +31,7 @@
  *
  * @example
  * ```ts
- * // seed 002's knowledge-graph pipeline
+ * // *Advanced Workflows*'s knowledge-graph pipeline
  * const graph = buildDag<State>({
  *   state: State,
  *   nodes: {

@@ -1,5 +1,5 @@
 /**
- * Dynamic workflow (seed 004, "Advanced Patterns / Dynamic Workflow"): the
+ * Dynamic workflow (the *Workflow Patterns Cheatsheet*, "Advanced Patterns / Dynamic Workflow"): the
  * steps are registered when the graph is built, and a planner you supply (a
  * rule, or a model call) picks at run time which of them run, in which order.
  *

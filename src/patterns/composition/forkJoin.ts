@@ -1,5 +1,5 @@
 /**
- * Fork-join (seed 004, "Parallel Patterns: Fork-Join"): independent branches
+ * Fork-join (the *Workflow Patterns Cheatsheet*, "Parallel Patterns: Fork-Join"): independent branches
  * run in parallel, in one superstep, and a join combines their results once
  * all of them have finished.
  *
@@ -112,7 +112,7 @@ export interface ForkJoinOptions<S, R> extends OrchestrationOptions<S> {
 }
 
 /**
- * Builds a fork-join (seed 004, "Fork-Join"; see the module doc):
+ * Builds a fork-join (the *Workflow Patterns Cheatsheet*, "Fork-Join"; see the module doc):
  * `START -> fork -> every branch (one superstep) -> join -> END`.
  *
  * Policies: `retryPolicy` (default {@link DEFAULT_RETRY_POLICY}, `false` for

@@ -1,7 +1,7 @@
 /**
- * Map-reduce with hierarchical reduction (seed 003's "Map-Reduce Workflow":
+ * Map-reduce with hierarchical reduction (the article *Workflow*'s "Map-Reduce Workflow":
  * long document -> split into chunks -> summarise each chunk in parallel ->
- * final summary; seed 004's "Map-Reduce" with a concurrency limit). A
+ * final summary; the *Workflow Patterns Cheatsheet*'s "Map-Reduce" with a concurrency limit). A
  * summary of many chunks may not fit one reducer call, so the reduce step is
  * hierarchical: the partial results are packed into groups that each fit a
  * token budget, each group is reduced in parallel, and this repeats, level by

@@ -1,5 +1,5 @@
 /**
- * Parameter-resolution chain (seed 004, "Sequential Patterns: Parameter
+ * Parameter-resolution chain (the *Workflow Patterns Cheatsheet*, "Sequential Patterns: Parameter
  * Resolution Chain"): each step is a function of its parameters only; a
  * parameter is a literal or a reference, by path, to an input field or to an
  * earlier step's output, and the step's result is written to its `output`
@@ -33,7 +33,7 @@
  * generations: generation 0 holds the steps that reference only inputs,
  * generation k the steps whose latest dependency is in generation k-1; each
  * generation is one superstep, so steps that do not depend on one another
- * never run one after another (seed 004's anti-pattern "Synchronous When
+ * never run one after another (the *Workflow Patterns Cheatsheet*'s anti-pattern "Synchronous When
  * Parallel Possible"). Every step of one generation has an edge to every step
  * of the next; a plain chain (each step using the previous one's output) is
  * a straight line.
@@ -310,7 +310,7 @@ export function parameterChainGenerations(steps: readonly ParameterStep[], field
 }
 
 /**
- * Builds a parameter-resolution chain (seed 004, "Parameter Resolution
+ * Builds a parameter-resolution chain (the *Workflow Patterns Cheatsheet*, "Parameter Resolution
  * Chain"; see the module doc): one node per step, generation by generation,
  * START to the first generation, the last to END. Each step's result is
  * written to its `output` field.

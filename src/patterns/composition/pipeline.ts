@@ -1,5 +1,5 @@
 /**
- * Pipeline (seed 004, "Advanced Patterns / Pipeline"): a chain of streaming
+ * Pipeline (the *Workflow Patterns Cheatsheet*, "Advanced Patterns / Pipeline"): a chain of streaming
  * transforms, each an async generator from items to items, run item by item.
  *
  * ```

@@ -1,5 +1,5 @@
 /**
- * Scatter-gather (seed 004, "Parallel Patterns: Scatter-Gather"): the same
+ * Scatter-gather (the *Workflow Patterns Cheatsheet*, "Parallel Patterns: Scatter-Gather"): the same
  * request goes to several services at once, and either the first successful
  * answer wins (`first`) or all of them answer and a scorer picks the best
  * (`best`).
@@ -130,7 +130,7 @@ export interface ScatterGatherOptions<S, R> extends OrchestrationOptions<S> {
   mode: "first" | "best";
   /** Service name -> function. At least two. */
   services: Record<string, ScatterService<S, R>>;
-  /** Whether a result counts as a success (the seed's `result.get("success")`); a refused one is a failure. Default: every result. */
+  /** Whether a result counts as a success (the source's `result.get("success")`); a refused one is a failure. Default: every result. */
   accept?: (result: R, service: string) => boolean;
   /** `best` mode (required there): a result's score; the highest wins. */
   score?: (result: R, service: string, state: S) => number;
@@ -183,7 +183,7 @@ export function scatterGatherRetryPolicy(policy: RetryPolicy | false | undefined
 }
 
 /**
- * Builds a scatter-gather (seed 004, "Scatter-Gather"; see the module doc):
+ * Builds a scatter-gather (the *Workflow Patterns Cheatsheet*, "Scatter-Gather"; see the module doc):
  * `START -> node -> END`, the node running every service.
  *
  * @example

@@ -1,10 +1,10 @@
 /**
- * The seed's `Workflow` framework (seed 000, "The Workflow Framework"): a typed
+ * The source's `Workflow` framework (*Lesson 05: Workflow Patterns*, "The Workflow Framework"): a typed
  * sequential runner of user step functions with a `shouldContinue` early exit,
  * here built on a LangGraph `StateGraph` (through {@link buildPromptChain}), so
  * that user steps get checkpointing, streaming, interrupts and Studio for free.
  *
- * As in the seed, `shouldContinue` is checked before every step, the first
+ * As in the source, `shouldContinue` is checked before every step, the first
  * included; a step stops the run by returning `shouldContinue: false`.
  *
  * @example
@@ -36,7 +36,7 @@ export interface WorkflowState extends ChainState {
 }
 
 /**
- * One step: takes the state, returns the new state (whole, as in the seed, or
+ * One step: takes the state, returns the new state (whole, as in the source, or
  * only the fields it changed). Reducer channels get whatever a step returns,
  * so a step that returns the whole state should not be used with them.
  */

@@ -1,5 +1,5 @@
 /**
- * Conditional patterns (seed 004, "Conditional Patterns"): if-then-else,
+ * Conditional patterns (the *Workflow Patterns Cheatsheet*, "Conditional Patterns"): if-then-else,
  * switch-case with a default branch, and guards that end the run with a
  * reason when a precondition does not hold.
  *

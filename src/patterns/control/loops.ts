@@ -1,5 +1,5 @@
 /**
- * Loop patterns (seed 004, "Loop Patterns"): a while loop with a maximum
+ * Loop patterns (the *Workflow Patterns Cheatsheet*, "Loop Patterns"): a while loop with a maximum
  * number of iterations, a for-each that takes the items one at a time in
  * input order, and pagination until an empty page, with a page cap.
  *
@@ -53,11 +53,11 @@ import {
   type OrchestrationOptions,
 } from "../core/policies.js";
 
-/** The seed's `max_iterations` default for a while loop. */
+/** The source's `max_iterations` default for a while loop. */
 export const DEFAULT_LOOP_MAX_ITERATIONS = 10;
 /** Default page cap of a pagination: 20 pages fit in LangGraph's default recursion limit of 25. */
 export const DEFAULT_MAX_PAGES = 20;
-/** Default number of the first page (the seed's `page = 1`). */
+/** Default number of the first page (the source's `page = 1`). */
 export const DEFAULT_FIRST_PAGE = 1;
 
 /** Names of the loops' control nodes. */

@@ -1,5 +1,5 @@
 /**
- * State machine (seed 004, "State Management / State Machine"): a transition
+ * State machine (the *Workflow Patterns Cheatsheet*, "State Management / State Machine"): a transition
  * table `{ [state]: { [event]: nextState } }`, a handler per state that does
  * the state's work and returns an event, and the table deciding where the
  * event leads.
@@ -22,7 +22,7 @@
  *
  * With `errorEvent`, a handler that fails (after its retries, timeouts
  * included) fires that event instead of failing the run, where the table
- * allows it (the seed's `running --error--> failed`); the error is kept in
+ * allows it (the source's `running --error--> failed`); the error is kept in
  * `machineError`. Invalid transitions and the transitions bound are never
  * turned into events.
  *

@@ -1,5 +1,5 @@
 /**
- * Fallback chain (seed 004, "Error Handling Patterns / Fallback Chain"): try
+ * Fallback chain (the *Workflow Patterns Cheatsheet*, "Error Handling Patterns / Fallback Chain"): try
  * the strategies in order; the first that succeeds ends the chain, each
  * failure hands over to the next, and every failure is kept in state.
  *
@@ -10,7 +10,7 @@
  * ```
  *
  * A strategy fails when it throws after its retries (timeouts included) or
- * when `accept` rejects its result (the seed's `result.get("success")`).
+ * when `accept` rejects its result (the source's `result.get("success")`).
  * Failures are caught with LangGraph's node-level `errorHandler`, so each
  * strategy keeps its own retry policy and timeout (e.g. retry the primary, never
  * the cache). State ({@link fallbackFields}): `fallbackFailures` (one
@@ -75,7 +75,7 @@ export interface FallbackChainOptions<S> extends GraphSchemas, NodePolicyOptions
    * When every strategy failed: `"throw"` (default) routes to the
    * `all_failed` node, which throws {@link AllStrategiesFailedError} (the
    * failures stay in the thread's state); `"end"` ends the run normally with
-   * `fallbackUsed: null`, like the seed's `{"success": False}`.
+   * `fallbackUsed: null`, like the source's `{"success": False}`.
    */
   onExhausted?: "throw" | "end";
 }

@@ -1,5 +1,5 @@
 /**
- * Retry with exponential backoff and jitter (seed 004, "Error Handling
+ * Retry with exponential backoff and jitter (the *Workflow Patterns Cheatsheet*, "Error Handling
  * Patterns / Retry with Backoff"), on LangGraph's own node `retryPolicy`, plus
  * what LangGraph's retry loop lacks: honouring a `Retry-After` header.
  *

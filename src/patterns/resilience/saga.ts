@@ -1,5 +1,5 @@
 /**
- * Saga (seed 004, "Error Handling Patterns / Saga Pattern"): steps run in
+ * Saga (the *Workflow Patterns Cheatsheet*, "Error Handling Patterns / Saga Pattern"): steps run in
  * order, each with a compensation that undoes it; when a step fails (after its
  * retries, timeouts included), the steps that completed are compensated in
  * reverse order.
@@ -24,7 +24,7 @@
  * node, which throws {@link SagaCompensationError} naming the step's error and
  * every compensation error. A rollback whose compensations all succeeded ends
  * the run normally with `sagaStatus: "rolled_back"` and the failure in state
- * (the seed's `{"success": False, "error": ...}`), or throws
+ * (the source's `{"success": False, "error": ...}`), or throws
  * {@link SagaRolledBackError} with `throwOnRollback: true`.
  *
  * State ({@link sagaFields}): `sagaStatus`, `sagaCompleted`,

@@ -1,5 +1,5 @@
 /**
- * Try/catch/finally (seed 004, "Error Handling Patterns / Try-Catch-Finally"):
+ * Try/catch/finally (the *Workflow Patterns Cheatsheet*, "Error Handling Patterns / Try-Catch-Finally"):
  * the try steps run in order; when one fails (after its retries), the rest of
  * the try block is skipped and the catch node gets the error; the finally
  * node runs in every case, last.

@@ -1,5 +1,5 @@
 /**
- * Event sourcing and checkpoint/resume (seed 004, "State Management /
+ * Event sourcing and checkpoint/resume (the *Workflow Patterns Cheatsheet*, "State Management /
  * Event Sourcing" and "Checkpoint/Resume") on a LangGraph thread.
  *
  * A graph compiled with a checkpointer saves a checkpoint after every

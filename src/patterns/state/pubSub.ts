@@ -1,5 +1,5 @@
 /**
- * Pub-sub, event-driven (seed 004, "Advanced Patterns / Pub-Sub"): an event
+ * Pub-sub, event-driven (the *Workflow Patterns Cheatsheet*, "Advanced Patterns / Pub-Sub"): an event
  * bus node publishes events and every node subscribed to an event's type gets
  * it, all in one superstep; their results are gathered.
  *

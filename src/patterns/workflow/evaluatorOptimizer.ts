@@ -1,5 +1,5 @@
 /**
- * Evaluator-optimizer (seed 000 pattern 5): generate -> evaluate (a score from
+ * Evaluator-optimizer (*Lesson 05: Workflow Patterns* pattern 5): generate -> evaluate (a score from
  * 1 to 10 with feedback) -> refine, until the score reaches the threshold
  * (default 8) or the iteration cap (default 3) is hit; the cap lives in state,
  * not in LangGraph's recursion limit. The result is the best attempt so far
@@ -27,9 +27,9 @@ import { z } from "zod";
 import { addApprovalStep, REQUEST_REVIEW_NODE, type Review } from "../state/approval.js";
 import { createGraph, nodeOptions, type BuiltGraph, type GraphSchemas, type PolicyOptions, type FallbackOption } from "../core/graph.js";
 
-/** Score at or above which the loop stops (seed 000: `score >= 8`). */
+/** Score at or above which the loop stops (*Lesson 05: Workflow Patterns*: `score >= 8`). */
 export const DEFAULT_SCORE_THRESHOLD = 8;
-/** Iterations after which the loop stops whatever the score (seed 000: `iterations >= 3`). */
+/** Iterations after which the loop stops whatever the score (*Lesson 05: Workflow Patterns*: `iterations >= 3`). */
 export const DEFAULT_MAX_ITERATIONS = 3;
 /**
  * Highest iteration cap a run may ask for: 10 iterations are 21 supersteps,

@@ -1,5 +1,5 @@
 /**
- * Orchestrator-workers (seed 000 pattern 4, seed 001): an orchestrator node
+ * Orchestrator-workers (*Lesson 05: Workflow Patterns* pattern 4, *LLM Workflow Patterns*): an orchestrator node
  * plans subtasks whose number is known only at run time, `Send` fans out one
  * worker per subtask in one superstep (at most `maxTasks` tasks, 64 by
  * default: beyond that, each task is a batch of subtasks), a reducer gathers
@@ -17,7 +17,7 @@
  * instead: a loop node runs the same worker function on subtask `i` (the
  * index lives in state), then on `i + 1`, and so on, writing to the same
  * results channel, so the synthesizer (and the output) is the same for both
- * (seed 001's sequential vs parallel FAQ generation).
+ * (*LLM Workflow Patterns*'s sequential vs parallel FAQ generation).
  *
  * @example
  * ```ts

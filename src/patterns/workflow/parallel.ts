@@ -1,5 +1,5 @@
 /**
- * Parallelization (seed 000 pattern 3, seed 001), in the three forms of the
+ * Parallelization (*Lesson 05: Workflow Patterns* pattern 3, *LLM Workflow Patterns*), in the three forms of the
  * literature:
  *
  * - {@link buildParallelMap}: one worker per item with `Send`, results in input
@@ -7,7 +7,7 @@
  * - {@link buildSectioning}: several independent sections on one input in one
  *   superstep, then an aggregator;
  * - {@link buildVoting}: several samples of one decision, then a majority vote
- *   with the vote counts kept (prompt ensembles, seed 001 refs 10-13).
+ *   with the vote counts kept (prompt ensembles, *LLM Workflow Patterns* refs 10-13).
  *
  * @module
  */

@@ -1,7 +1,7 @@
 /**
- * Prompt chaining (seed 000, pattern 1): steps run one after another, each
+ * Prompt chaining (*Lesson 05: Workflow Patterns*, pattern 1): steps run one after another, each
  * reading what the earlier ones wrote, with a programmatic gate after each step
- * that can end the chain early with a reason (the seeds' `should_continue`).
+ * that can end the chain early with a reason (the sources' `should_continue`).
  *
  * ```
  * START -> step1 -(gate)-> step2 -(gate)-> ... -> stepN -> END
@@ -54,7 +54,7 @@ export interface PromptChainOptions<S> extends GraphSchemas, PolicyOptions, Fall
   steps: ChainStep<S>[];
   gate?: ChainGate<S>;
   /**
-   * Whether to run the first step at all (the seed's `Workflow.run` checks
+   * Whether to run the first step at all (the source's `Workflow.run` checks
    * `should_continue` before every step, the first included). False routes
    * straight to END; no step runs and nothing is written.
    */

@@ -1,5 +1,5 @@
 /**
- * Routing (seeds 000 and 001): a classifier node writes a decision, a
+ * Routing (*Lesson 05: Workflow Patterns* and *LLM Workflow Patterns*): a classifier node writes a decision, a
  * conditional edge sends the state to the handler for that route, and an
  * explicit fallback handles a decision that names no known route or whose
  * confidence is below the threshold.
@@ -27,7 +27,7 @@ import { checkNodeNames } from "../core/nodeNames.js";
 import { createGraph, nodeOptions, type BuiltGraph, type GraphSchemas, type NodeFn, type PolicyOptions, type Fallback } from "../core/graph.js";
 
 /**
- * Confidence below which a decision goes to the fallback route. Seed 002 treats
+ * Confidence below which a decision goes to the fallback route. *Advanced Workflows* treats
  * confidence under 0.7 as uncertain and escalates it.
  */
 export const DEFAULT_CONFIDENCE_THRESHOLD = 0.7;
