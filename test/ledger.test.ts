@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { openCheckpointer } from "../src/runtime/checkpointer.js";
-import { ledgerOf, MemoryLedger, onceForTask, taskKey, type TaskLedger } from "../src/runtime/ledger.js";
+import { BATCH_ITEM_KEY, ledgerOf, MemoryLedger, onceForTask, taskKey, type TaskLedger } from "../src/runtime/ledger.js";
 import { useCheckpointer } from "./helpers/checkpointers.js";
 
 let tmp: string;
@@ -158,5 +158,15 @@ describe("taskKey and onceForTask", () => {
     // A MemorySaver that openCheckpointer did not open gets its own in-memory ledger.
     expect(ledgerOf(saver)).toBeInstanceOf(MemoryLedger);
     expect(ledgerOf(saver)).not.toBe(ledgerOf(new MemorySaver()));
+  });
+});
+
+describe("taskKey", () => {
+  it("gives each item of a batched fan-out task a key of its own, and a one-item task the plain key", () => {
+    const config = (item?: number) => ({ configurable: { thread_id: "t", checkpoint_ns: "worker:abc", ...(item === undefined ? {} : { [BATCH_ITEM_KEY]: item }) } });
+    expect(taskKey(config(), "send")).toBe("t/worker:abc/send");
+    expect(taskKey(config(0), "send")).toBe("t/worker:abc/item-0/send");
+    expect(taskKey(config(1), "send")).not.toBe(taskKey(config(0), "send"));
+    expect(taskKey({ configurable: { checkpoint_ns: "worker:abc" } }, "send")).toBeUndefined();
   });
 });

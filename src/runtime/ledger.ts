@@ -161,8 +161,17 @@ export function taskKey(config: LangGraphRunnableConfig, label: string): string 
   const thread = configurable.thread_id;
   const ns = configurable.checkpoint_ns;
   if (!thread || !ns) return undefined;
-  return `${thread}/${ns}/${label}`;
+  // An item of a batched fan-out task (see patterns/core/fanOut.ts) has a key of its own.
+  const item = configurable[BATCH_ITEM_KEY];
+  return `${thread}/${ns}/${item === undefined ? "" : `item-${item}/`}${label}`;
 }
+
+/**
+ * The `configurable` key holding an item's index inside a batched fan-out
+ * task: the task is shared by the batch's items, so per-item keys (the
+ * ledger's) add it.
+ */
+export const BATCH_ITEM_KEY = "__llmw_batch_item";
 
 /**
  * Runs `step` at most once per (thread, task, label): inside a node, wrap each

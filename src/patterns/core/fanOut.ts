@@ -24,6 +24,7 @@ import pLimit, { type LimitFunction } from "p-limit";
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { LlmWorkflowsError } from "../../runtime/errors.js";
+import { BATCH_ITEM_KEY } from "../../runtime/ledger.js";
 import { resolveRetryPolicy, willRetry, withTimeout } from "../../runtime/retry.js";
 import type { NotForFallback } from "./graph.js";
 
@@ -88,9 +89,9 @@ export const DEFAULT_MAX_WORKER_TASKS = 64;
  * inside a batch task (absent in a one-item task). A batch is one LangGraph
  * task, so whatever is keyed by task (the checkpoint namespace, hence
  * `onceForTask`'s ledger key, and `interrupt()`'s resume values) is shared by
- * the batch's items; a step keyed per item adds this index to its key.
+ * the batch's items, except `onceForTask`, whose key includes this index.
  */
-export const BATCH_ITEM_KEY = "__llmw_batch_item";
+export { BATCH_ITEM_KEY };
 
 /**
  * A state channel gathering {@link Indexed} results from parallel workers
