@@ -23,7 +23,7 @@ import { ConfigurationError, InvalidInputError, parseInput, type FieldIssue } fr
 import { pendingInterrupts, type PendingInterrupt } from "./runtime/interrupts.js";
 import { emptyUsage, UsageTracker, type TokenUsage } from "./runtime/usage.js";
 import { USAGE_HANDLER_KEY } from "./models/factory.js";
-import { pricesFrom, type Budget } from "./runtime/cost.js";
+import { BudgetExceededError, pricesFrom, type Budget } from "./runtime/cost.js";
 import { redactSecrets } from "./runtime/redact.js";
 import { RECORDER_KEY, recorderForOptions, type ModelCallRecorder, type ReplayMode } from "./models/replay.js";
 import { defaultRegistry, type WorkflowRegistry } from "./registry.js";
@@ -260,7 +260,9 @@ export async function* executeGraph(
    */
   let held: Array<{ event: Extract<WorkflowEvent, { type: "node" }>; empty: boolean }> = [];
   const release = function* (runError?: unknown) {
-    const message = runError === undefined ? undefined : redactSecrets(runError instanceof Error ? runError.message : String(runError));
+    // A budget stop is the run's own error (issue: printed once), not a node's failure.
+    const nodeError = runError !== undefined && !(runError instanceof BudgetExceededError);
+    const message = nodeError ? redactSecrets(runError instanceof Error ? runError.message : String(runError)) : undefined;
     for (const { event, empty } of held) yield message && empty && !event.error && !event.interrupted ? { ...event, error: message } : event;
     held = [];
   };

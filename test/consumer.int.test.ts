@@ -96,7 +96,7 @@ describe("the packed package in a new project", () => {
     await run(process.execPath, [join(app, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"], { cwd: app, env: userEnv() });
     const { stdout } = await run(process.execPath, ["out/agent.js"], { cwd: app, env: userEnv() });
     // The router sent the refund request down the prompt chain, which wrote both of its steps.
-    expect(stdout).toMatch(/^refunds -> \S/);
+    expect(stdout).toMatch(/^refunds: \S/);
   }, 180_000);
 
   it("the installed bin lists the workflows and runs a ready one and the consumer's graph file", async () => {
