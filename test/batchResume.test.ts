@@ -217,7 +217,8 @@ function runChild(args: string[], out: string, control: { when?: number; signal?
       }
     }, 2);
     child.on("error", reject);
-    child.on("exit", (code, signal) => {
+    // "close", not "exit": stderr is read to its end before the outcome is checked.
+    child.on("close", (code, signal) => {
       clearInterval(poll);
       resolve({ code, signal, stderr });
     });

@@ -121,7 +121,7 @@ describe("run --server", () => {
           }
         }, 2);
         child.on("error", reject);
-        child.on("exit", (code, signal) => {
+        child.on("close", (code, signal) => {
           clearInterval(poll);
           resolve({ code, signal, stderr });
         });

@@ -96,14 +96,17 @@ describe.concurrent("scripts", () => {
     expectOneLineError(await run("reliability", ["--data-dir", MISSING]), "reliability", 2, /Unknown option '--data-dir'/);
   });
 
-  it("a bad option value is one line naming the option, exit 2", async () => {
-    expectOneLineError(await run("evalFeedback", ["--limit", "ten"]), "evalFeedback", 2, /--limit needs a whole number of at least 1, got "ten"/);
-    expectOneLineError(await run("evalCodeGeneration", ["--file", "huge"]), "evalCodeGeneration", 2, /--file needs sanitized or full, got "huge"/);
-    expectOneLineError(await run("evalKnowledgeGraph", ["--min-confidence", "2"]), "evalKnowledgeGraph", 2, /--min-confidence needs a number from 0 to 1, got "2"/);
-    expectOneLineError(await run("faqSpeedup", ["--questions", "0"]), "faqSpeedup", 2, /--questions needs numbers from 1 to 20/);
-    expectOneLineError(await run("summarizeNovel", ["--over-budget", "cut"]), "summarizeNovel", 2, /--over-budget needs truncate or keep, got "cut"/);
-    expectOneLineError(await run("summarizeNovel", ["--chunk-size", "10"]), "summarizeNovel", 2, /--chunk-size: Too small: expected number to be >=200/);
-    expectOneLineError(await run("summarizeNovel", ["--chunk-size", "300", "--chunk-overlap", "400"]), "summarizeNovel", 2, /--chunk-overlap: must be smaller than the chunk size \(300\), got 400/);
+  // One test per case: each spawns a tsx child, which can take seconds on a busy machine.
+  it.each([
+    ["evalFeedback", ["--limit", "ten"], /--limit needs a whole number of at least 1, got "ten"/],
+    ["evalCodeGeneration", ["--file", "huge"], /--file needs sanitized or full, got "huge"/],
+    ["evalKnowledgeGraph", ["--min-confidence", "2"], /--min-confidence needs a number from 0 to 1, got "2"/],
+    ["faqSpeedup", ["--questions", "0"], /--questions needs numbers from 1 to 20/],
+    ["summarizeNovel", ["--over-budget", "cut"], /--over-budget needs truncate or keep, got "cut"/],
+    ["summarizeNovel", ["--chunk-size", "10"], /--chunk-size: Too small: expected number to be >=200/],
+    ["summarizeNovel", ["--chunk-size", "300", "--chunk-overlap", "400"], /--chunk-overlap: must be smaller than the chunk size \(300\), got 400/],
+  ] as const)("a bad option value is one line naming the option, exit 2: %s %j", async (script, args, message) => {
+    expectOneLineError(await run(script, [...args]), script, 2, message);
   });
 
   it("summarizeNovel documents FILE, and a FILE that does not exist is one line naming it (no data directory needed)", async () => {
