@@ -7,8 +7,6 @@
  */
 import { performance } from "node:perf_hooks";
 import { setMaxListeners } from "node:events";
-import { Writable } from "node:stream";
-import { announceOfflineModel } from "../src/models/offline/model.js";
 // Registers the ready workflows in the facade's registry: the sections run them by name.
 import "../graphs/index.js";
 import { SimulatedChatModel, type SimulatedModelOptions } from "../src/models/simulated.js";
@@ -123,15 +121,13 @@ export function bytes(n: number): string {
 
 let prepared = false;
 /**
- * Process setup for a benchmark process: no abort-listener warnings (LangGraph
- * adds one listener per parallel task) and no offline-model notice (the
- * simulated model composes one for its answers; no provider is involved).
+ * Process setup for a benchmark process (an application, so it may): no
+ * abort-listener warnings (LangGraph adds one listener per parallel task).
  */
 export function prepareProcess(): void {
   if (prepared) return;
   prepared = true;
   setMaxListeners(0);
-  announceOfflineModel(new Writable({ write: (_chunk, _enc, done) => done() }));
 }
 
 /**

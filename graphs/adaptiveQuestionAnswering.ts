@@ -72,10 +72,6 @@ export const QuestionOutput = new StateSchema(outputFields);
 export const QuestionState = new StateSchema({ ...inputFields, ...outputFields });
 export type QuestionState = typeof QuestionState.State;
 
-function text(content: unknown): string {
-  return typeof content === "string" ? content : JSON.stringify(content);
-}
-
 /** Classifier: complexity, need for external data, confidence. */
 export async function classifyQuestion(state: QuestionState, config: LangGraphRunnableConfig) {
   const classification = await invokeStructured(

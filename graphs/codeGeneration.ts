@@ -141,7 +141,7 @@ export async function generateCode(state: CodeGenerationState, config: LangGraph
       : [REFINE_PROMPT, tagged("task", state.task), tagged("feedback", state.feedback), tagged("code", state.draft), tagged("tests", tests)];
   if (state.setup.trim()) parts.push(tagged("setup", state.setup));
   const answer = await getChatModel("default", config).invoke(parts.join("\n\n"), config);
-  return { draft: extractCode(typeof answer.content === "string" ? answer.content : JSON.stringify(answer.content)) };
+  return { draft: extractCode(answer.text) };
 }
 
 /**

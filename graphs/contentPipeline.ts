@@ -40,7 +40,7 @@ export const POLISH_PROMPT = "Edit the draft for clarity: keep it concise, remov
 
 async function complete(prompt: string, config: LangGraphRunnableConfig): Promise<string> {
   const answer = await getChatModel("default", config).invoke(prompt, config);
-  return typeof answer.content === "string" ? answer.content.trim() : JSON.stringify(answer.content);
+  return answer.text.trim();
 }
 
 /** Step 1: the outline. */

@@ -127,7 +127,7 @@ export async function summarizeFindings(state: DocumentState, config: LangGraphR
     extraction,
     complete: all.length === 0,
     missing: all,
-    summary: typeof answer.content === "string" ? answer.content : JSON.stringify(answer.content),
+    summary: answer.text,
   };
 }
 

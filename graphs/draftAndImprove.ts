@@ -32,7 +32,7 @@ export type DraftState = typeof DraftState.State;
 
 async function complete(prompt: string, config: LangGraphRunnableConfig): Promise<string> {
   const answer = await getChatModel("default", config).invoke(prompt, config);
-  return typeof answer.content === "string" ? answer.content.trim() : JSON.stringify(answer.content);
+  return answer.text.trim();
 }
 
 /** Step 1 (the source's `step1`): write from the input; nothing written ends the workflow. */

@@ -144,10 +144,6 @@ function titleList(documents: readonly FaqDocument[]): string {
   return documents.map((d) => `- ${d.title}`).join("\n");
 }
 
-function text(content: unknown): string {
-  return typeof content === "string" ? content : JSON.stringify(content);
-}
-
 /**
  * The questions as kept: trimmed, whitespace collapsed, empty and repeated
  * ones (ignoring case) removed, at most `n`; with notes on what was changed.
@@ -221,7 +217,7 @@ export async function answerQuestion(question: string, documents: readonly FaqDo
     [ANSWER_PROMPT, tagged("question", question), tagged("provided_content", combinedContent(documents))].join("\n\n"),
     config,
   );
-  return text(answer.content).trim();
+  return answer.text.trim();
 }
 
 /**

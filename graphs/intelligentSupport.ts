@@ -43,7 +43,7 @@ type TechnicalState = typeof TechnicalState.State;
 
 async function ask(prompt: string, config: LangGraphRunnableConfig): Promise<string> {
   const answer = await getChatModel("default", config).invoke(prompt, config);
-  return typeof answer.content === "string" ? answer.content : JSON.stringify(answer.content);
+  return answer.text;
 }
 
 /** Technical step 1: the likely cause. */

@@ -56,7 +56,7 @@ export async function generateDraft(state: RefinementState, config: LangGraphRun
       : [REFINE_PROMPT, tagged("task", state.task), tagged("feedback", state.feedback), tagged("draft", state.draft)];
   if (state.reference) parts.push(tagged("reference", state.reference));
   const answer = await getChatModel("default", config).invoke(parts.join("\n\n"), config);
-  return { draft: typeof answer.content === "string" ? answer.content : JSON.stringify(answer.content) };
+  return { draft: answer.text };
 }
 
 /** Evaluator: a structured score and feedback. */

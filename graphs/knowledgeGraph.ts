@@ -296,7 +296,7 @@ export const SUMMARY_PROMPT = "Say in one sentence what the document is about.";
 /** Node summarize_document: a one-sentence caption of the document (free text). */
 export async function summarizeDocument(state: Pick<KnowledgeGraphState, "text">, config: LangGraphRunnableConfig) {
   const answer = await getChatModel("default", config).invoke(`${SUMMARY_PROMPT}\n\n${tagged("document", state.text)}`, config);
-  const summary = typeof answer.content === "string" ? answer.content : JSON.stringify(answer.content);
+  const summary = answer.text;
   return { summary: summary.trim() };
 }
 

@@ -190,7 +190,7 @@ export async function writeEmail(state: MultiIntentState, outcomes: TaskOutcome[
   const parts = [SYNTHESIZE_PROMPT, tagged("message", state.message), tagged("outcomes", outcomes.map((o) => o.detail).join("\n"))];
   if (state.reviewerFeedback) parts.push(tagged("feedback", state.reviewerFeedback));
   const answer = await getChatModel("default", config).invoke(parts.join("\n\n"), config);
-  const email = typeof answer.content === "string" ? answer.content : JSON.stringify(answer.content);
+  const email = answer.text;
   return { outcomes, unhandled: outcomes.filter((o) => o.status === "unhandled").map((o) => `${o.type}: ${o.text}`), email };
 }
 

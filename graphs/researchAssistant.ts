@@ -69,7 +69,7 @@ export async function researchSubtask(subtask: string, _index: number, context: 
     ].join("\n\n"),
     config,
   );
-  return { subtask, finding: typeof answer.content === "string" ? answer.content : JSON.stringify(answer.content) };
+  return { subtask, finding: answer.text };
 }
 
 /** Synthesizer: one answer from the findings, in plan order. */
@@ -79,7 +79,7 @@ export async function synthesizeFindings(state: ResearchState, findings: Finding
     ["Synthesize the findings into one answer to the task.", tagged("task", state.task), tagged("findings", combined)].join("\n\n"),
     config,
   );
-  return { findings, synthesis: typeof answer.content === "string" ? answer.content : JSON.stringify(answer.content) };
+  return { findings, synthesis: answer.text };
 }
 
 export const definition = defineWorkflow({

@@ -80,7 +80,7 @@ export async function writeReport(state: AnalysisState, config: LangGraphRunnabl
     ].join("\n\n"),
     config,
   );
-  return { report: typeof answer.content === "string" ? answer.content : JSON.stringify(answer.content) };
+  return { report: answer.text };
 }
 
 export const definition = defineWorkflow({

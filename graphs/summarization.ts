@@ -119,15 +119,11 @@ export async function splitText(state: Pick<SummarizationState, "text" | "chunkS
   return splitter.splitText(state.text.replace(/\r\n?/g, "\n"));
 }
 
-function text(content: unknown): string {
-  return typeof content === "string" ? content : JSON.stringify(content);
-}
-
 /** Map worker: summarises one chunk (one model call, free text; at most 0.6 × tokenBudget words asked). */
 export async function summarizeChunk(chunk: string, _index: number, context: SummaryContext, config: LangGraphRunnableConfig): Promise<string> {
   const words = Math.max(10, Math.floor(context.tokenBudget * 0.6));
   const answer = await getChatModel("default", config).invoke(`${CHUNK_PROMPT} At most ${words} words.\n\n${tagged("text", chunk)}`, config);
-  return text(answer.content).trim();
+  return answer.text.trim();
 }
 
 /**
@@ -142,7 +138,7 @@ export async function reduceSummaries(group: string[], _index: number, context: 
     `${prompt} At most ${words} words.\n\n${tagged("summaries", group.join("\n\n"))}`,
     config,
   );
-  return text(answer.content).trim();
+  return answer.text.trim();
 }
 
 export const definition = defineWorkflow({

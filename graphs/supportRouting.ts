@@ -104,7 +104,7 @@ function handler(route: Category | typeof FALLBACK_ROUTE) {
       ],
       config,
     );
-    const response = typeof answer.content === "string" ? answer.content : JSON.stringify(answer.content);
+    const response = answer.text;
     return { route, response, fallbackReason: reason ?? null };
   };
 }

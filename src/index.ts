@@ -39,6 +39,8 @@ export {
 export * from "./runtime/errors.js";
 export { openCheckpointer, DEFAULT_THREADS_FILE, type OpenCheckpointer } from "./runtime/checkpointer.js";
 export { UsageTracker, type TokenUsage } from "./runtime/usage.js";
+export { DEFAULT_PRICES, PRICES_KEY, pricesFrom, priceOf, costOf, BudgetExceededError, type Price, type Budget } from "./runtime/cost.js";
+export { LOGGER_KEY, loggerFrom, type Logger, type LogFields } from "./runtime/logger.js";
 export { DEFAULT_RETRY_POLICY, isTransientError } from "./runtime/retry.js";
 export { getChatModel, createChatModel } from "./models/factory.js";
 export { resolveModelSettings, type ModelRole, type ModelSettings } from "./models/configuration.js";
@@ -48,7 +50,7 @@ export { ModelCallRecorder, ReplayMissError, type ReplayMode } from "./models/re
 export { tagged, optionList } from "./models/prompting.js";
 export { buildPromptChain, chainFields, type ChainStep, type ChainGate } from "./patterns/workflow/promptChain.js";
 export { buildRouter, selectRoute, DEFAULT_CONFIDENCE_THRESHOLD, type RouteDecision } from "./patterns/workflow/router.js";
-export { buildParallelMap, buildSectioning, buildVoting, keyedResults, tallyVotes, type Tally } from "./patterns/workflow/parallel.js";
+export { buildParallelMap, buildSectioning, buildVoting, keyedResults, tallyVotes, TooFewSuccessesError, type Tally } from "./patterns/workflow/parallel.js";
 export { buildOrchestratorWorkers } from "./patterns/workflow/orchestratorWorkers.js";
 export {
   buildEvaluatorOptimizer,
@@ -103,7 +105,7 @@ export {
 } from "./threads.js";
 export { onceForTask, MemoryLedger, SqliteLedger, PostgresLedger, type TaskLedger } from "./runtime/ledger.js";
 export { retrieve, type KnowledgeDocument, type Passage } from "./runtime/retrieval.js";
-export { createGraph, type NodeFn, type PolicyOptions, type BuiltGraph, type GraphSchemas, type NodeFallback, type FallbackOption } from "./patterns/core/graph.js";
+export { createGraph, type NodeFn, type PolicyOptions, type BuiltGraph, type GraphSchemas } from "./patterns/core/graph.js";
 export { checkNodeNames } from "./patterns/core/nodeNames.js";
 export {
   appendList,
@@ -173,7 +175,6 @@ export {
   addHandledNode,
   errorHandlerNodeName,
   retryAfterMs,
-  backoffIntervalMs,
   resolveRetryPolicy,
   realClock,
   RetryAfterTooLongError,
@@ -183,7 +184,6 @@ export {
   type RetryNodeOptions,
   type RetryClock,
   type NodePolicyOptions,
-  type FallbackFn,
 } from "./patterns/resilience/retry.js";
 export {
   buildTryCatch,

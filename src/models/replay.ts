@@ -303,7 +303,7 @@ function replayedResult(response: RecordedResponse, options: Partial<ReplayCallO
     response_metadata: { ...(response.model ? { model_name: response.model } : {}), ...(response.finishReason ? { finish_reason: response.finishReason } : {}), replayed: true },
   });
   return {
-    generations: [{ text: typeof content === "string" ? content : "", message }],
+    generations: [{ text: message.text, message }],
     ...(usage ? { llmOutput: { tokenUsage: { promptTokens: usage.inputTokens, completionTokens: usage.outputTokens, totalTokens: usage.inputTokens + usage.outputTokens } } } : {}),
   };
 }

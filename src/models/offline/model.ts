@@ -43,14 +43,6 @@ export type { OfflineCallOptions };
 /** Characters per streamed chunk of a free-text answer (a word at most). */
 const STREAM_CHUNK = /\S+\s*/g;
 
-/**
- * @deprecated Does nothing: the offline-model notice goes to the run's logger
- * (`configurable.logger`, see `runtime/logger.ts`), once, from the model
- * factory; the library writes nothing to stderr. Kept only until
- * `bench/common.ts` stops calling it; then delete.
- */
-export function announceOfflineModel(_stream?: NodeJS.WritableStream): void {}
-
 /** The deterministic offline chat model (see the module doc). */
 export class OfflineChatModel extends ToolCallingChatModel {
   static lc_name(): string {
@@ -94,7 +86,7 @@ export class OfflineChatModel extends ToolCallingChatModel {
   /** Token usage of a call, counted with o200k_base (in slices, like the answer). */
   private async usage(messages: BaseMessage[], output: string) {
     let input_tokens = 0;
-    for (const m of messages) input_tokens += await this.slicer.run(countTokensInSteps(typeof m.content === "string" ? m.content : JSON.stringify(m.content)));
+    for (const m of messages) input_tokens += await this.slicer.run(countTokensInSteps(m.text));
     const output_tokens = await this.slicer.run(countTokensInSteps(output));
     return { input_tokens, output_tokens, total_tokens: input_tokens + output_tokens };
   }
@@ -104,7 +96,7 @@ export class OfflineChatModel extends ToolCallingChatModel {
     const usage_metadata = await this.usage(messages, text);
     const out = new AIMessageChunk({ ...message, usage_metadata, response_metadata: { model_name: this.model } });
     return {
-      generations: [{ text: typeof out.content === "string" ? out.content : "", message: out }],
+      generations: [{ text: out.text, message: out }],
       llmOutput: { tokenUsage: { promptTokens: usage_metadata.input_tokens, completionTokens: usage_metadata.output_tokens, totalTokens: usage_metadata.total_tokens } },
     };
   }

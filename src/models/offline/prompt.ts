@@ -31,18 +31,9 @@ export interface ReadPrompt {
 
 const TAG_BLOCK = /<([A-Za-z_][\w-]*)>([\s\S]*?)<\/\1>/g;
 
-/** Text content of a message (text parts of multimodal content only). */
-export function messageText(message: BaseMessage): string {
-  const { content } = message;
-  if (typeof content === "string") return content;
-  return content
-    .map((part) => (typeof part === "string" ? part : part.type === "text" ? String((part as { text?: unknown }).text ?? "") : ""))
-    .join("");
-}
-
 /** Splits messages into instruction, sections, focus and material (see the module doc). */
 export function readPrompt(messages: BaseMessage[]): ReadPrompt {
-  const texts = messages.map(messageText);
+  const texts = messages.map((m) => m.text);
   const all = texts.join("\n\n");
   const sections: PromptSection[] = [];
   let instruction = "";
@@ -56,7 +47,7 @@ export function readPrompt(messages: BaseMessage[]): ReadPrompt {
     instruction += text.slice(last) + "\n";
   }
   const humans = messages.filter((m) => m.getType() === "human");
-  const lastHuman = humans.length ? messageText(humans[humans.length - 1]) : texts[texts.length - 1] ?? "";
+  const lastHuman = humans.length ? humans[humans.length - 1].text : texts[texts.length - 1] ?? "";
   const focus = sections.length ? sections[0].text : lastHuman;
   const material = sections.length > 1 ? sections.slice(1).map((s) => s.text).join("\n\n") : focus;
   return { all, instruction: instruction.trim(), sections, focus, material };

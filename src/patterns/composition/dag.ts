@@ -47,7 +47,7 @@
 import { END, START, type RetryPolicy } from "@langchain/langgraph";
 import { GraphDefinitionError } from "../../runtime/errors.js";
 import { checkNodeNames } from "../core/nodeNames.js";
-import { createGraph, nodeOptions, type BuiltGraph, type GraphSchemas, type NodeFn, type PolicyOptions, type FallbackOption } from "../core/graph.js";
+import { createGraph, nodeOptions, type BuiltGraph, type GraphSchemas, type NodeFn, type PolicyOptions, type FallbackOptions } from "../core/graph.js";
 
 /** One node of a DAG: its function, what it waits for, and optional policies of its own. */
 export interface DagNode<S> {
@@ -62,7 +62,7 @@ export interface DagNode<S> {
 }
 
 /** Options of {@link buildDag}. */
-export interface DagOptions<S> extends GraphSchemas, PolicyOptions, FallbackOption<S> {
+export interface DagOptions<S> extends GraphSchemas, PolicyOptions, FallbackOptions<S> {
   /** Node name -> node. Names must be unique and not `__start__`/`__end__`. */
   nodes: Record<string, DagNode<S>>;
 }

@@ -43,8 +43,8 @@ import { Command, END, ReducedValue, START, StateSchema, type LangGraphRunnableC
 import { z } from "zod";
 import { GraphDefinitionError, LlmWorkflowsError } from "../../runtime/errors.js";
 import { checkNodeNames } from "../core/nodeNames.js";
-import { createGraph, type BuiltGraph, type GraphSchemas, type NodeFn } from "../core/graph.js";
-import { addHandledNode, addPolicyNode, type FallbackFn, type NodePolicyOptions } from "../resilience/retry.js";
+import { createGraph, type BuiltGraph, type GraphSchemas, type Fallback, type NodeFn } from "../core/graph.js";
+import { addHandledNode, addPolicyNode, type NodePolicyOptions } from "../resilience/retry.js";
 
 /** Name of the node that calls the planner. */
 export const PLAN_NODE = "planner";
@@ -108,7 +108,7 @@ export interface DynamicWorkflowOptions<S> extends GraphSchemas, NodePolicyOptio
    * then goes on with the next stage. Default: none, the error fails the run.
    * (The planner has none: a failed plan fails the run.)
    */
-  fallback?: FallbackFn<S>;
+  fallback?: Fallback<S>;
 }
 
 /** The planner named a step that is not registered. */

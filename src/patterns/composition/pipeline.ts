@@ -42,8 +42,8 @@ import { Command, END, START, type LangGraphRunnableConfig } from "@langchain/la
 import { GraphDefinitionError, LlmWorkflowsError } from "../../runtime/errors.js";
 import { isTransientError } from "../../runtime/retry.js";
 import { checkNodeNames } from "../core/nodeNames.js";
-import { createGraph, type BuiltGraph, type GraphSchemas } from "../core/graph.js";
-import { addHandledNode, addPolicyNode, resolveRetryPolicy, type FallbackFn, type NodePolicyOptions } from "../resilience/retry.js";
+import { createGraph, type BuiltGraph, type Fallback, type GraphSchemas } from "../core/graph.js";
+import { addHandledNode, addPolicyNode, resolveRetryPolicy, type NodePolicyOptions } from "../resilience/retry.js";
 
 /** Default name of the pipeline's node. */
 export const PIPELINE_NODE = "pipeline";
@@ -79,7 +79,7 @@ export interface PipelineOptions<S, I, O> extends GraphSchemas, NodePolicyOption
    * error is the {@link PipelineStageError} or the timeout); the run then ends
    * normally. Default: none, the error fails the run.
    */
-  fallback?: FallbackFn<S>;
+  fallback?: Fallback<S>;
 }
 
 /** A pipeline stage threw; `cause` is its error. */

@@ -76,11 +76,6 @@ export interface FallbackOptions<S> {
   fallback?: Fallback<S>;
 }
 
-/** @deprecated Use {@link Fallback}; kept until `composition/dag.ts`, `composition/mapReduce.ts` and `workflow/evaluatorOptimizer.ts` import the new name. */
-export type NodeFallback<S = any> = Fallback<S>;
-/** @deprecated Use {@link FallbackOptions}; kept until `composition/dag.ts`, `composition/mapReduce.ts` and `workflow/evaluatorOptimizer.ts` import the new name. */
-export type FallbackOption<S> = FallbackOptions<S>;
-
 /**
  * A builder's result: an uncompiled `StateGraph`. Compile it with or without a
  * checkpointer (`graph.compile({ checkpointer })`).

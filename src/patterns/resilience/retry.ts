@@ -102,16 +102,6 @@ export function withRetry(options: RetryOptions = {}): ResolvedRetryPolicy {
   };
 }
 
-/**
- * @deprecated Not used by the library any more (`retryNode` waits the whole
- * Retry-After); LangGraph 1.4's interval for attempt `attempt` with its
- * defaults filled in. Kept only so that `src/index.ts` links until its export
- * is removed; then delete this function.
- */
-export function backoffIntervalMs(policy: RetryPolicy, attempt: number): number {
-  return Math.min(policy.maxInterval ?? 128_000, (policy.initialInterval ?? 500) * (policy.backoffFactor ?? 2) ** (attempt - 1));
-}
-
 /** The provider asked to wait longer than the node allows (`maxRetryAfterMs`); not retried. */
 export class RetryAfterTooLongError extends LlmWorkflowsError {
   readonly node: string;
@@ -289,9 +279,6 @@ export function addHandledNode(
   if (spec) spec.ends = targets;
   return graph;
 }
-
-/** @deprecated Use `Fallback` (`core/graph.ts`); kept until `composition/dynamicWorkflow.ts` and `composition/pipeline.ts` import the new name. */
-export type FallbackFn<S> = Fallback<S>;
 
 /** Options of {@link buildRetry}. */
 export interface RetryGraphOptions<S> extends GraphSchemas, NodePolicyOptions {

@@ -25,7 +25,7 @@
 import { END, Overwrite, ReducedValue, START, type LangGraphRunnableConfig } from "@langchain/langgraph";
 import { z } from "zod";
 import { addApprovalStep, REQUEST_REVIEW_NODE, type Review } from "../state/approval.js";
-import { createGraph, nodeOptions, type BuiltGraph, type GraphSchemas, type PolicyOptions, type FallbackOption } from "../core/graph.js";
+import { createGraph, nodeOptions, type BuiltGraph, type GraphSchemas, type PolicyOptions, type FallbackOptions } from "../core/graph.js";
 
 /** Score at or above which the loop stops (*Lesson 05: Workflow Patterns*: `score >= 8`). */
 export const DEFAULT_SCORE_THRESHOLD = 8;
@@ -85,7 +85,7 @@ export interface EvaluatorOptimizerState {
 }
 
 /** Options of {@link buildEvaluatorOptimizer}. */
-export interface EvaluatorOptimizerOptions<S extends EvaluatorOptimizerState> extends GraphSchemas, PolicyOptions, FallbackOption<S> {
+export interface EvaluatorOptimizerOptions<S extends EvaluatorOptimizerState> extends GraphSchemas, PolicyOptions, FallbackOptions<S> {
   /**
    * Writes `{ draft }`. On the first iteration `state.iteration` is 0 and
    * `feedback` is empty; later it sees the previous draft and its feedback.
