@@ -11,6 +11,7 @@ import {
   type MapReduceOptions,
 } from "../../src/patterns/composition/mapReduce.js";
 import { GraphDefinitionError } from "../../src/runtime/errors.js";
+import { withRetry } from "../../src/patterns/resilience/retry.js";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -162,6 +163,31 @@ describe("buildMapReduce", () => {
     expect(out).toMatchObject({ summary: "", summaryTokens: 0, rounds: 0, finishReason: "no_chunks", levels: [0], chunkTexts: [] });
     expect(stats.mapCalls).toEqual([]);
     expect(stats.reduceCalls).toEqual([]);
+  });
+
+  it("map and reduce workers follow the graph's retry policy: attempts past the default's third, and none with retryPolicy false", async () => {
+    const transient = () => Object.assign(new Error("503 overloaded"), { status: 503 });
+    const flakyMap = (failures: number) => {
+      const calls: string[] = [];
+      let left = failures;
+      const run = (chunk: string) => {
+        calls.push(chunk);
+        if (chunk === "c1" && left-- > 0) throw transient();
+        return Array(4).fill(chunk).join(" ");
+      };
+      return { calls, run };
+    };
+    // Four attempts: c1 fails three times (the default policy's every attempt), then answers.
+    const four = flakyMap(3);
+    const { graph } = makeMapReduce({ map: { name: "map_chunk", run: four.run }, retryPolicy: withRetry({ maxAttempts: 4, initialIntervalMs: 1, jitter: false }) });
+    const out = await graph.invoke({ input: chunks(2), budget: 100 });
+    expect(out.summary).toContain("c1");
+    expect(four.calls.filter((c) => c === "c1")).toHaveLength(4);
+    // No retries: the first failure is the item's, named in the run's error.
+    const once = flakyMap(1);
+    const { graph: noRetry } = makeMapReduce({ map: { name: "map_chunk", run: once.run }, retryPolicy: false });
+    await expect(noRetry.invoke({ input: chunks(2), budget: 100 })).rejects.toThrow(/503 overloaded/);
+    expect(once.calls.filter((c) => c === "c1")).toHaveLength(1);
   });
 
   it("with 1 chunk whose result fits: one map call and no reduce round", async () => {

@@ -72,7 +72,7 @@ import { z } from "zod";
 import { countTokens as o200kTokens, countTokensInSteps, EventLoopSlicer, PAUSE_EVERY_CHARS, runToEnd, sentencesInSteps } from "../../runtime/text.js";
 import { GraphDefinitionError } from "../../runtime/errors.js";
 import { checkNodeNames } from "../core/nodeNames.js";
-import { createGraph, nodeOptions, type BuiltGraph, type GraphSchemas, type PolicyOptions, type FallbackOption } from "../core/graph.js";
+import { createGraph, nodeOptions, type BuiltGraph, type GraphSchemas, type PolicyOptions, type FallbackOptions } from "../core/graph.js";
 import { addFanOut, DEFAULT_MAX_WORKER_TASKS, indexedResults, orderedResults, sendEach, workerNode, type Indexed } from "../core/fanOut.js";
 
 /** Names of the nodes {@link buildMapReduce} adds besides the map and reduce workers. */
@@ -126,7 +126,7 @@ export interface MapReduceState {
 }
 
 /** Options of {@link buildMapReduce}. */
-export interface MapReduceOptions<S, C> extends GraphSchemas, PolicyOptions, FallbackOption<S> {
+export interface MapReduceOptions<S, C> extends GraphSchemas, PolicyOptions, FallbackOptions<S> {
   /** Splits the input into chunks, in document order (e.g. `RecursiveCharacterTextSplitter.splitText`). */
   split: (state: S, config: LangGraphRunnableConfig) => Promise<string[]> | string[];
   /** Values of the state every map and reduce task gets (e.g. a focus question). */
@@ -365,9 +365,10 @@ export function buildMapReduce<S, C = undefined>(options: MapReduceOptions<S, C>
     then: COLLECT_NODE,
     maxConcurrency: options.maxConcurrency,
     timeoutMs: options.timeoutMs,
+    retryPolicy: options.retryPolicy,
     maxTasks,
   });
-  graph.addNode(reduce.name, workerNode("partialResults", reduce.run, reduce.name, options.timeoutMs));
+  graph.addNode(reduce.name, workerNode("partialResults", reduce.run, reduce.name, options.timeoutMs, options.retryPolicy));
   graph.addConditionalEdges(
     COLLECT_NODE,
     (state: Full, config: LangGraphRunnableConfig) => {
