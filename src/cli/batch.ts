@@ -12,7 +12,7 @@
 import { once, setMaxListeners } from "node:events";
 import pLimit from "p-limit";
 
-import { streamWorkflow, type RunOptions, type WorkflowTarget } from "../facade.js";
+import { workflowResult, type RunOptions, type WorkflowTarget } from "../facade.js";
 import { addUsage, emptyUsage, type TokenUsage } from "../runtime/usage.js";
 import type { Row } from "./io.js";
 
@@ -233,11 +233,9 @@ export async function runBatchItems(items: Iterable<BatchItem> | AsyncIterable<B
   const execute =
     options.execute ??
     (async (input: Row, { signal }: { signal: AbortSignal }): Promise<RowResult> => {
-      let result: RowResult = { output: {} };
-      for await (const event of streamWorkflow(options.workflow, input, { ...options.runOptions, signal })) {
-        if (event.type === "result") result = { output: event.output, usage: event.usage };
-      }
-      return result;
+      // The result only: a row streams no task events (docs/performance.md, cause 7).
+      const result = await workflowResult(options.workflow, input, { ...options.runOptions, signal });
+      return { output: result.output, usage: result.usage };
     });
 
   const runRow = async (item: BatchItem, position: number): Promise<BatchRecord | typeof DROPPED> => {
