@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChatOpenAI } from "@langchain/openai";
 import { z } from "zod";
 import { resolveModelSettings, LOCAL_SERVER_API_KEY, DEFAULT_MODEL, DEFAULT_STRONG_MODEL } from "../src/models/configuration.js";
-import { getChatModel } from "../src/models/factory.js";
+import { getChatModel, USAGE_HANDLER_KEY } from "../src/models/factory.js";
+import { UsageTracker } from "../src/runtime/usage.js";
+import { START, StateGraph, StateSchema, type LangGraphRunnableConfig } from "@langchain/langgraph";
 import { OfflineChatModel } from "../src/models/offline/model.js";
 import { invokeStructured } from "../src/models/structured.js";
 import { ConfigurationError, StructuredOutputError } from "../src/runtime/errors.js";
@@ -117,6 +119,40 @@ describe("the OpenAI path, against a loopback OpenAI-protocol server", () => {
     for await (const chunk of await model.stream("hi")) streamed += chunk.content;
     expect(streamed).toBe("Hello from the server");
     expect(server.requests.at(-1)!.body.stream).toBe(true);
+  });
+
+  it("reports every call to the run's usage tracker: invoke, a stream read in full or stopped early, structured output", async () => {
+    respond = (req) => (req.response_format ? { json: { label: "a" } } : { text: "three words here" });
+    const tracker = new UsageTracker();
+    const tracked = { configurable: { ...config().configurable, [USAGE_HANDLER_KEY]: tracker } };
+    const model = getChatModel("default", tracked);
+    await model.invoke("hi");
+    expect(tracker.total).toMatchObject({ calls: 1, inputTokens: 11, outputTokens: 7 });
+    for await (const _ of await model.stream("hi")) void _;
+    expect(tracker.total).toMatchObject({ calls: 2, inputTokens: 22, outputTokens: 14 });
+    for await (const _ of await model.stream("hi")) break; // the reader stops at the first chunk: still a call,
+    expect(tracker.total).toMatchObject({ calls: 3, inputTokens: 22 }); // whose usage (on the last chunk) never came
+    // withStructuredOutput builds another ChatOpenAI (withConfig): its calls reach the tracker too.
+    expect(await invokeStructured(model, z.object({ label: z.enum(["a", "b"]) }), "Pick", "choose", tracked)).toEqual({ label: "a" });
+    expect(tracker.total.calls).toBe(4);
+    expect(tracker.total.inputTokens).toBe(33);
+  });
+
+  it("attributes a call to the node that made it, from the node's own run context", async () => {
+    respond = () => ({ text: "ok" });
+    const tracker = new UsageTracker();
+    const State = new StateSchema({ question: z.string(), answer: z.string().default("") });
+    const graph = new StateGraph(State)
+      .addNode("answer_question", async (state: typeof State.State, nodeConfig: LangGraphRunnableConfig) => {
+        // The model is called without the node's config: the node is found all the same.
+        const reply = await getChatModel("default", nodeConfig).invoke(state.question);
+        return { answer: reply.text };
+      })
+      .addEdge(START, "answer_question")
+      .compile();
+    await graph.invoke({ question: "hi" }, { configurable: { ...config().configurable, [USAGE_HANDLER_KEY]: tracker } });
+    expect(tracker.byNode.get("answer_question")).toMatchObject({ calls: 1, inputTokens: 11, outputTokens: 7 });
+    expect(tracker.byTask.size).toBe(1);
   });
 
   it("gets structured output through response_format json_schema and validates it", async () => {

@@ -12,12 +12,12 @@
  * ```
  * @module
  */
-import { BaseCallbackHandler } from "@langchain/core/callbacks/base";
 import type { CallbackManagerForLLMRun } from "@langchain/core/callbacks/manager";
 import { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import type { BaseMessage } from "@langchain/core/messages";
 import type { ChatGenerationChunk, ChatResult } from "@langchain/core/outputs";
 import type { RunnableConfig } from "@langchain/core/runnables";
+import { AsyncLocalStorageProviderSingleton } from "@langchain/core/singletons";
 import { ChatOpenAI, type ChatOpenAICallOptions } from "@langchain/openai";
 import { ConfigurationError, ProviderRequestError } from "../runtime/errors.js";
 import { loggerFrom, warnOnce } from "../runtime/logger.js";
@@ -32,24 +32,24 @@ import { limiterFor, type ModelRateLimiter } from "../runtime/rateLimit.js";
 const cache = new Map<string, BaseChatModel>();
 
 /**
- * The `configurable` key under which the facade passes its run's usage
- * tracker (`UsageTracker`, a LangChain callback handler) to the factory, which
- * attaches it to the models it hands out. Not a run-level callback on
- * purpose: any run-level handler makes LangChain open a callback run for every
- * runnable of every task, about 0.2 ms per task in `npm run bench`; on the
- * model it sees the model calls only.
+ * The `configurable` key under which the facade passes its run's
+ * `UsageTracker` to the factory, whose models report every call to it
+ * directly (see `withUsageTracker`). Not a callback handler on purpose: a
+ * handler on the run makes LangChain open a callback run for every runnable
+ * of every task (about 0.2 ms a task in `npm run bench`), and one on the
+ * model a callback run for every call (about 0.1 ms).
  */
 export const USAGE_HANDLER_KEY = "__llmWorkflowsUsage";
 
-const views = new WeakMap<BaseChatModel, WeakMap<BaseCallbackHandler, BaseChatModel>>();
+const views = new WeakMap<BaseChatModel, WeakMap<UsageTracker, BaseChatModel>>();
 
 /**
  * Stops a model call that would take its run over budget, before anything is
- * sent: asks each usage tracker among the call's callback handlers (the run's,
- * see {@link USAGE_HANDLER_KEY}). Called at the start of the model's own
- * generation, after LangChain reported the call's start to the tracker, and
- * not from inside a callback, so that the error reaches the run once and
- * LangChain does not log it ("Error in handler ...").
+ * sent, for a usage tracker given as a callback handler on the run (the
+ * facade's own tracker is asked by `withUsageTracker`). Called at the start of
+ * the model's own generation, after LangChain reported the call's start to
+ * the tracker, and not from inside a callback, so that the error reaches the
+ * run once and LangChain does not log it ("Error in handler ...").
  * @throws {BudgetExceededError}
  */
 function checkBudget(runManager: CallbackManagerForLLMRun | undefined): void {
@@ -129,45 +129,89 @@ class ProviderChatModel extends ChatOpenAI {
   }
 }
 
+/** The metadata of the runnable running now (the calling node's: `langgraph_node`, `langgraph_checkpoint_ns`). */
+function currentMetadata(): Record<string, unknown> | undefined {
+  return (AsyncLocalStorageProviderSingleton.getRunnableConfig() as RunnableConfig | undefined)?.metadata;
+}
+
+/** The model name a call asks for, before the provider says which answered. */
+function requestedModel(model: BaseChatModel): string {
+  const named = model as { model?: unknown; modelName?: unknown };
+  return String(named.model ?? named.modelName ?? model._llmType());
+}
+
 /**
- * `model` with `handler` added to its own callbacks, so that LangChain reports
- * this model's calls to the handler, with the calling node's metadata. A
- * `Proxy` of the shared instance (one per model and handler): reads of
- * `callbacks` see the handler, everything else (client, transport, rate
- * limiter, and any field a method writes) is the shared instance's. Two
- * models need more: `ChatOpenAI.withConfig` (behind its `withStructuredOutput`
- * and `bindTools`) builds a new model from `fields`, so the proxy's `fields`
- * carry the callbacks; a {@link FallbackChatModel}'s `models` are proxies too,
- * for `invokeStructured`, which calls them one by one. Models other than
- * {@link ProviderChatModel} also get the run's budget check here (`_generate`).
+ * `model` reporting each of its calls to `tracker` directly: a `Proxy` of
+ * the shared instance (one per model and tracker) whose `_generate` and
+ * `_streamResponseChunks` begin a call on the tracker (node and task from the
+ * running node's metadata, read from LangChain's async-local config), check
+ * the run's budget before anything is sent, and end or fail the call with the
+ * answer or the error. Everything else (client, transport, rate limiter, and
+ * any field a method writes) is the shared instance's.
+ *
+ * Not a LangChain callback handler: any handler on a model makes LangChain
+ * open a callback run per call (`CallbackManager`, run ids, a LangSmith
+ * `RunTree`), about 0.1 ms a call (docs/performance.md, cause 7).
+ *
+ * The paths a call can take to another model instance are covered here:
+ * `ChatOpenAI.withConfig` (behind its `withStructuredOutput` and `bindTools`)
+ * builds a new model, which gets its own proxy; a {@link FallbackChatModel}'s
+ * `models` are proxies, so each model it tries is a call of its own. Models
+ * whose `withConfig` binds `this` (the offline and simulated models) need
+ * nothing more: the binding calls the proxy.
  */
-function withUsageHandler(model: BaseChatModel, handler: BaseCallbackHandler): BaseChatModel {
-  let byHandler = views.get(model);
-  if (!byHandler) views.set(model, (byHandler = new WeakMap()));
-  let view = byHandler.get(handler);
-  if (!view) {
-    const own = model.callbacks;
-    const callbacks = own === undefined ? [handler] : Array.isArray(own) ? [...own, handler] : own.copy([handler]);
-    const fields = (model as { fields?: unknown }).fields;
-    const replaced: Record<string | symbol, unknown> = { callbacks };
-    if (fields && typeof fields === "object") replaced.fields = { ...fields, callbacks };
-    if (model instanceof FallbackChatModel) replaced.models = model.models.map((m) => withUsageHandler(m, handler));
-    if (!(model instanceof ProviderChatModel)) {
-      // Other models (offline, simulated, an override) get the budget check here; ProviderChatModel checks itself.
-      replaced._generate = (messages: BaseMessage[], options: unknown, runManager?: CallbackManagerForLLMRun) => {
-        checkBudget(runManager);
-        return (model._generate as (...args: unknown[]) => Promise<ChatResult>).call(view, messages, options, runManager);
-      };
-      replaced._streamResponseChunks = (messages: BaseMessage[], options: unknown, runManager?: CallbackManagerForLLMRun) => {
-        checkBudget(runManager);
-        return (model._streamResponseChunks as (...args: unknown[]) => AsyncGenerator<ChatGenerationChunk>).call(view, messages, options, runManager);
-      };
+function withUsageTracker(model: BaseChatModel, tracker: UsageTracker): BaseChatModel {
+  let byTracker = views.get(model);
+  if (!byTracker) views.set(model, (byTracker = new WeakMap()));
+  let view = byTracker.get(tracker);
+  if (view) return view;
+  const replaced: Record<string | symbol, unknown> = {};
+  if (model instanceof FallbackChatModel) {
+    replaced.models = model.models.map((m) => withUsageTracker(m, tracker));
+  } else {
+    const begin = (messages: BaseMessage[]) => {
+      const call = tracker.beginCall(requestedModel(model), messages, currentMetadata());
+      tracker.checkCallBudget(call);
+      return call;
+    };
+    replaced._generate = async (messages: BaseMessage[], options: unknown, runManager?: CallbackManagerForLLMRun): Promise<ChatResult> => {
+      const call = begin(messages);
+      let result: ChatResult;
+      try {
+        result = await (model._generate as (...args: unknown[]) => Promise<ChatResult>).call(view, messages, options, runManager);
+      } catch (error) {
+        tracker.failCall(call, error);
+        throw error;
+      }
+      tracker.endCall(call, { generations: [result.generations], llmOutput: result.llmOutput });
+      return result;
+    };
+    replaced._streamResponseChunks = async function* (messages: BaseMessage[], options: unknown, runManager?: CallbackManagerForLLMRun): AsyncGenerator<ChatGenerationChunk> {
+      const call = begin(messages);
+      let answer: ChatGenerationChunk | undefined;
+      let ended = false;
+      try {
+        for await (const chunk of (model._streamResponseChunks as (...args: unknown[]) => AsyncGenerator<ChatGenerationChunk>).call(view, messages, options, runManager)) {
+          answer = answer ? answer.concat(chunk) : chunk;
+          yield chunk;
+        }
+      } catch (error) {
+        ended = true;
+        tracker.failCall(call, error);
+        throw error;
+      } finally {
+        // Also when the reader stops early: what streamed so far is what the call cost.
+        if (!ended) tracker.endCall(call, { generations: [answer ? [answer] : []] });
+      }
+    };
+    if (model instanceof ChatOpenAI) {
+      replaced.withConfig = (config: Partial<ChatOpenAICallOptions>) => withUsageTracker(model.withConfig(config) as BaseChatModel, tracker);
     }
-    view = new Proxy(model, {
-      get: (target, key, receiver) => (Object.prototype.hasOwnProperty.call(replaced, key) ? replaced[key] : Reflect.get(target, key, receiver)),
-    });
-    byHandler.set(handler, view);
   }
+  view = new Proxy(model, {
+    get: (target, key, receiver) => (Object.prototype.hasOwnProperty.call(replaced, key) ? replaced[key] : Reflect.get(target, key, receiver)),
+  });
+  byTracker.set(tracker, view);
   return view;
 }
 
@@ -235,10 +279,10 @@ function createOpenAIModel(settings: ModelSettings): ChatOpenAI {
  */
 export function getChatModel(role: ModelRole = "default", config?: RunnableConfig): BaseChatModel {
   const configurable = config?.configurable as Record<string, unknown> | undefined;
-  const handler = configurable?.[USAGE_HANDLER_KEY];
+  const tracker = configurable?.[USAGE_HANDLER_KEY];
   // A run with a recorder (replay.ts, RECORDER_KEY) gets the model that records or replays its calls.
   const model = modelWithRecorder(role, config, () => sharedModel(role, config));
-  return handler instanceof BaseCallbackHandler ? withUsageHandler(model, handler) : model;
+  return tracker instanceof UsageTracker ? withUsageTracker(model, tracker) : model;
 }
 
 function sharedModel(role: ModelRole, config?: RunnableConfig): BaseChatModel {

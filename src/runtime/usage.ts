@@ -106,7 +106,9 @@ interface RunInfo {
   promptTokens?: number;
 }
 
-/** The LangGraph task id in a run's metadata (`langgraph_checkpoint_ns` is `node:taskId`, nested with `|`). */
+/** One model call in progress, as {@link UsageTracker.beginCall} returns it (opaque). */
+export type CallHandle = object;
+
 /**
  * The top-level task a call belongs to: the first segment of its checkpoint
  * namespace (`route:TASK|inner_node:INNER_TASK` inside a subgraph), so that a
@@ -119,14 +121,18 @@ function taskOf(metadata?: Record<string, unknown>): string | undefined {
 
 /**
  * Collects usage per node, per task and for the whole run, and the error of
- * each failed task's model call. Use it either as a run's callback (every
- * model call of the run, chain errors included) or, as the facade does, on
- * the models the factory hands out (`configurable[USAGE_HANDLER_KEY]`,
- * cheaper: see `models/factory.ts`).
+ * each failed task's model call. Two ways in:
+ * - as a LangChain callback handler on a run (`callbacks: [tracker]`): every
+ *   model call of the run, chain errors included;
+ * - as the facade uses it, called directly by the models the factory hands
+ *   out ({@link UsageTracker.beginCall}, `endCall`, `failCall`; see
+ *   `USAGE_HANDLER_KEY` in `models/factory.ts`): no LangChain callback run per
+ *   call, which costs about 0.1 ms a call (docs/performance.md, cause 7).
  *
  * Its callbacks never throw: the budget is enforced by the models calling
- * {@link UsageTracker.checkBudget} before they send anything (an error thrown
- * in a callback would also be logged by LangChain).
+ * {@link UsageTracker.checkBudget} (or {@link UsageTracker.checkCallBudget})
+ * before they send anything (an error thrown in a callback would also be
+ * logged by LangChain).
  */
 export class UsageTracker extends BaseCallbackHandler {
   name = "llm_workflows_usage";
@@ -158,12 +164,21 @@ export class UsageTracker extends BaseCallbackHandler {
   ): Promise<void> {
     const invocation = extraParams?.invocation_params as { model?: string; model_name?: string } | undefined;
     const model = String(metadata?.ls_model_name ?? invocation?.model ?? invocation?.model_name ?? (llm as { kwargs?: { model?: string } }).kwargs?.model ?? "unknown");
-    const flat = messages.flat();
+    this.runs.set(runId, this.beginCall(model, messages.flat(), metadata) as RunInfo);
+  }
+
+  /**
+   * Starts one model call made outside LangChain's callbacks: `model` is the
+   * name asked for, `metadata` the calling node's run metadata (LangGraph's
+   * `langgraph_node` and `langgraph_checkpoint_ns`). Returns the handle to
+   * give {@link UsageTracker.checkCallBudget}, then `endCall` or `failCall`.
+   */
+  beginCall(model: string, messages: readonly BaseMessage[], metadata?: Record<string, unknown>): CallHandle {
     const info: RunInfo = { node: metadata?.langgraph_node as string | undefined, task: taskOf(metadata), model, started: Date.now() };
-    if (this.options.callLog) info.messages = flat.map((m) => ({ role: m.getType(), content: m.content }));
+    if (this.options.callLog) info.messages = messages.map((m) => ({ role: m.getType(), content: m.content }));
     const budget = this.options.budget;
-    if (budget && (budget.maxTokens !== undefined || budget.maxUsd !== undefined)) info.promptTokens = flat.reduce((n, m) => n + countTokens(m.text), 0);
-    this.runs.set(runId, info);
+    if (budget && (budget.maxTokens !== undefined || budget.maxUsd !== undefined)) info.promptTokens = messages.reduce((n, m) => n + countTokens(m.text), 0);
+    return info;
   }
 
   /**
@@ -172,13 +187,28 @@ export class UsageTracker extends BaseCallbackHandler {
    * prompt, or their USD. Called by the models before they send anything.
    */
   checkBudget(runId: string): void {
-    const budget = this.options.budget;
     const info = this.runs.get(runId);
-    if (!budget || !info || info.promptTokens === undefined) return;
+    if (!info) return;
+    try {
+      this.checkCallBudget(info);
+    } catch (error) {
+      this.runs.delete(runId);
+      throw error;
+    }
+  }
+
+  /**
+   * Throws {@link BudgetExceededError} when the call of `handle` would take
+   * the run over its budget (see {@link UsageTracker.checkBudget}); such a
+   * call sent nothing and is not counted.
+   */
+  checkCallBudget(handle: CallHandle): void {
+    const budget = this.options.budget;
+    const info = handle as RunInfo;
+    if (!budget || info.promptTokens === undefined) return;
     const next = { tokens: info.promptTokens, usd: costOf(info.model, info.promptTokens, 0, this.prices) };
     const spent = { tokens: this.total.inputTokens + this.total.outputTokens, usd: this.total.usd };
     if ((budget.maxTokens !== undefined && spent.tokens + next.tokens > budget.maxTokens) || (budget.maxUsd !== undefined && spent.usd + next.usd > budget.maxUsd)) {
-      this.runs.delete(runId);
       throw new BudgetExceededError(budget, spent, next);
     }
   }
@@ -201,6 +231,12 @@ export class UsageTracker extends BaseCallbackHandler {
   override async handleLLMEnd(output: LLMResult, runId: string): Promise<void> {
     const where = this.runs.get(runId) ?? { model: "unknown", started: Date.now() };
     this.runs.delete(runId);
+    this.endCall(where, output);
+  }
+
+  /** Ends the call of `handle` with its answer: counted, and logged to the call log. */
+  endCall(handle: CallHandle, output: LLMResult): void {
+    const where = handle as RunInfo;
     const requests = requestRecordOf(output.llmOutput);
     const message = (output.generations.flat()[0] as { message?: { content?: unknown; tool_calls?: unknown[]; response_metadata?: Record<string, unknown> } } | undefined)?.message;
     // The model that answered: the provider's word, else the model's own (the offline model's "offline"), else the one asked.
@@ -249,7 +285,17 @@ export class UsageTracker extends BaseCallbackHandler {
   override async handleLLMError(error: unknown, runId: string): Promise<void> {
     const where = this.runs.get(runId);
     this.runs.delete(runId);
-    if (!where || error instanceof BudgetExceededError) return;
+    if (where) this.failCall(where, error);
+  }
+
+  /**
+   * Ends the call of `handle` with its error: counted with the tokens the
+   * provider reported for it, logged, and its error kept as its task's. A
+   * call the budget stopped sent nothing and is not a call.
+   */
+  failCall(handle: CallHandle, error: unknown): void {
+    const where = handle as RunInfo;
+    if (error instanceof BudgetExceededError) return;
     const requests = requestRecordOf(error);
     const model = String(requests?.model ?? where.model);
     const input = requests?.usage?.inputTokens ?? 0;
