@@ -259,9 +259,12 @@ export async function* executeGraph(
    * then, a task with no result gets the run's error instead of passing as done.
    */
   let held: Array<{ event: Extract<WorkflowEvent, { type: "node" }>; empty: boolean }> = [];
+  // LangGraph 1.7's tasks chunk carries the error as written to the task's `__error__` channel: maybe a plain { name, message }.
+  const isBudgetStop = (error: unknown) =>
+    error instanceof BudgetExceededError || (error as { code?: unknown } | null)?.code === "BUDGET_EXCEEDED" || (error as { name?: unknown } | null)?.name === BudgetExceededError.name;
   const release = function* (runError?: unknown) {
     // A budget stop is the run's own error (issue: printed once), not a node's failure.
-    const nodeError = runError !== undefined && !(runError instanceof BudgetExceededError);
+    const nodeError = runError !== undefined && !isBudgetStop(runError);
     const message = nodeError ? redactSecrets(runError instanceof Error ? runError.message : String(runError)) : undefined;
     for (const { event, empty } of held) yield message && empty && !event.error && !event.interrupted ? { ...event, error: message } : event;
     held = [];
@@ -279,7 +282,8 @@ export async function* executeGraph(
         } else {
           const begin = started.get(chunk.id);
           started.delete(chunk.id);
-          const raw = chunk.error ? String(chunk.error?.message ?? chunk.error) : tracker.taskErrors.get(chunk.id);
+          // LangGraph 1.7 puts a failed task's error on its tasks chunk (1.4 does not); a budget stop is still the run's.
+          const raw = chunk.error ? (isBudgetStop(chunk.error) ? undefined : String(chunk.error?.message ?? chunk.error)) : tracker.taskErrors.get(chunk.id);
           const error = raw === undefined ? undefined : redactSecrets(raw);
           held.push({
             empty: !chunk.result?.length,
