@@ -157,6 +157,21 @@ function group(tuple: CheckpointTuple, keep: (taskId: string) => boolean, nameOf
 }
 
 /**
+ * An update's writes read from the values it changed: LangGraph 1.7 keeps no
+ * pending writes for an update of an older checkpoint (a fork), 1.4 does.
+ * These are the values after the reducers, which equal the writes for plain
+ * channels.
+ */
+function changedValues(parent: StateSnapshot, child: StateSnapshot): TaskWrites[] {
+  const before = (parent.values ?? {}) as Record<string, unknown>;
+  const update: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries((child.values ?? {}) as Record<string, unknown>)) {
+    if (JSON.stringify(value) !== JSON.stringify(before[key])) update[key] = value;
+  }
+  return Object.keys(update).length ? [{ node: UPDATE_NODE, update }] : [];
+}
+
+/**
  * The writes that turned checkpoint `parent` into `child`: for a run's
  * checkpoint, the writes of the parent's tasks (and of the error handlers
  * LangGraph scheduled for failed ones); for an `update` checkpoint, the
@@ -166,7 +181,8 @@ function writesOf(child: StateSnapshot, parent: StateSnapshot, parentTuple: Chec
   if (!parentTuple) return { nodes: [], writes: [] };
   const updateId = updateTaskId(idOf(parent));
   if (child.metadata?.source === "update") {
-    return { nodes: [UPDATE_NODE], writes: group(parentTuple, (id) => id === updateId, () => UPDATE_NODE, []) };
+    const writes = group(parentTuple, (id) => id === updateId, () => UPDATE_NODE, []);
+    return { nodes: [UPDATE_NODE], writes: writes.length ? writes : changedValues(parent, child) };
   }
   const names = new Map(parent.tasks.map((t) => [t.id, t.name]));
   const failed = [...new Set((parentTuple.pendingWrites ?? []).filter(([, c]) => c === "__error_source_node__").map(([, , v]) => String(v)))];
