@@ -95,9 +95,10 @@ const NUMERIC = {
  * {@link DEFAULT_NOVEL}) and the workflow inputs given. `--help` prints the
  * help and exits.
  * @throws {UsageError} for an unknown option, a bad value or more than one FILE.
- * @throws {DataFileError} when FILE is not given and the data directory or its gutenberg folder is missing.
+ * `file` gives FILE, or the novel in the data directory.
+ * @throws {DataFileError} from `file()`, when FILE is not given and the data directory or its gutenberg folder is missing.
  */
-export function parseOptions(argv: string[], env: Record<string, string | undefined> = process.env): { file: string; inputs: Record<string, number | string> } {
+export function parseOptions(argv: string[], env: Record<string, string | undefined> = process.env): { file: () => string; inputs: Record<string, number | string> } {
   const string = { type: "string" } as const;
   const { values, positionals } = parseCommandLine(
     HELP,
@@ -118,7 +119,8 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
     if (overBudget !== "truncate" && overBudget !== "keep") throw new UsageError(`--over-budget needs truncate or keep, got ${JSON.stringify(overBudget)}`);
     inputs.overBudget = overBudget;
   }
-  const file = positionals[0] !== undefined ? resolve(positionals[0]) : join(dataFolder(values["data-dir"], "gutenberg", env), "pg84.txt");
+  // Resolved when read, after the options are checked: a bad option is reported whether or not the data is there.
+  const file = () => (positionals[0] !== undefined ? resolve(positionals[0]) : join(dataFolder(values["data-dir"], "gutenberg", env), "pg84.txt"));
   return { file, inputs };
 }
 
@@ -143,25 +145,30 @@ function readBytes(file: string): Buffer {
 
 async function main(): Promise<void> {
   const { file, inputs } = parseOptions(process.argv.slice(2));
-  const text = gutenbergBody(decodeText(readBytes(file)));
   const { definition } = await import("../graphs/summarization.js");
   const { InvalidInputError, parseInput } = await import("../src/runtime/errors.js");
   const { UsageTracker } = await import("../src/runtime/usage.js");
+  const parse = (text: string) => {
+    try {
+      return parseInput("summarization", definition.input, { text, ...inputs });
+    } catch (error) {
+      throw error instanceof InvalidInputError ? optionsIssue(error.issues) : error;
+    }
+  };
+  // The options first, on a stand-in text: a bad option is a usage error (exit 2) whether or not the file can be read.
+  const settings = parse("-");
+  if (settings.chunkOverlap >= settings.chunkSize) throw new UsageError(`--chunk-overlap: must be smaller than the chunk size (${settings.chunkSize}), got ${settings.chunkOverlap}`);
+  const path = file();
+  const text = gutenbergBody(decodeText(readBytes(path)));
+  const input = parse(text);
   setMaxListeners(0); // one abort listener per parallel task, as in the facade
-  let input;
-  try {
-    input = parseInput("summarization", definition.input, { text, ...inputs });
-  } catch (error) {
-    throw error instanceof InvalidInputError ? optionsIssue(error.issues) : error;
-  }
-  if (input.chunkOverlap >= input.chunkSize) throw new UsageError(`--chunk-overlap: must be smaller than the chunk size (${input.chunkSize}), got ${input.chunkOverlap}`);
   const tracker = new UsageTracker();
   const started = performance.now();
   const out = await definition.graph.invoke(input, { callbacks: [tracker] });
   const seconds = (performance.now() - started) / 1000;
   const usage = tracker.total;
   const lines = [
-    `summarization (map-reduce) on ${file}`,
+    `summarization (map-reduce) on ${path}`,
     `text:           ${text.length.toLocaleString("en")} characters (Gutenberg header and licence dropped)`,
     `settings:       chunkSize ${input.chunkSize} chars, overlap ${input.chunkOverlap}, tokenBudget ${input.tokenBudget}, groupTokenBudget ${input.groupTokenBudget}, maxConcurrency ${input.maxConcurrency ?? "unbounded"}, maxRounds ${input.maxRounds}, overBudget ${input.overBudget}`,
     `chunks:         ${out.chunks}`,
