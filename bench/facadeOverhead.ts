@@ -141,7 +141,7 @@ export function facadeReport(rows: FacadeRow[], opts: BenchOptions): SectionRepo
     section: 6,
     title: "Facade overhead: runWorkflow vs the compiled graph's .invoke",
     method:
-      `The same workflow through the facade (\`executeGraph\`: \`runWorkflow\` streams the values only, \`streamWorkflow\` (the CLI's run and, today, batch mode) values and tasks for its node events; both with the usage tracker, and the final state read back with a checkpointer) ` +
+      `The same workflow through the facade (\`executeGraph\`: \`runWorkflow\` and batch mode stream the values only, \`streamWorkflow\` (the CLI's run) values and tasks for its node events; both with the usage tracker (which the factory's models call directly), and the final state read back with a checkpointer) ` +
       `and through the same compiled graph's own \`.invoke\` (the graph the facade runs, compiled once with the checkpointer), a fresh thread per run, default durability, ` +
       `on the zero-latency simulated model (only CPU time). ${plan.chainReps} (chain) and ${plan.fanReps} (fan-out) rounds of the three kinds, each kind first in turn; ` +
       `run times as median (min-max), ms; the ratio is per round (facade / invoke, the same node count, so also per node), median and interquartile range. ` +
