@@ -38,7 +38,7 @@ export {
 } from "./workflow.js";
 export * from "./runtime/errors.js";
 export { openCheckpointer, DEFAULT_THREADS_FILE, type OpenCheckpointer } from "./runtime/checkpointer.js";
-export { UsageTracker, type TokenUsage } from "./runtime/usage.js";
+export { UsageTracker, type TokenUsage, type CallHandle } from "./runtime/usage.js";
 export { DEFAULT_PRICES, PRICES_KEY, pricesFrom, priceOf, costOf, BudgetExceededError, type Price, type Budget } from "./runtime/cost.js";
 export { LOGGER_KEY, loggerFrom, type Logger, type LogFields } from "./runtime/logger.js";
 export { DEFAULT_RETRY_POLICY, isTransientError } from "./runtime/retry.js";

@@ -201,6 +201,7 @@ export class UsageTracker extends BaseCallbackHandler {
    * Throws {@link BudgetExceededError} when the call of `handle` would take
    * the run over its budget (see {@link UsageTracker.checkBudget}); such a
    * call sent nothing and is not counted.
+   * @throws {BudgetExceededError} naming the budget, what was spent and what the call needs.
    */
   checkCallBudget(handle: CallHandle): void {
     const budget = this.options.budget;
