@@ -208,6 +208,13 @@ export async function withTimeout<T>(
   const arm = () => {
     const limit = typeof ms === "function" ? ms() : ms;
     if (!limit) return;
+    if (typeof ms !== "function") {
+      // A fixed deadline fires once, when its timer does: Node's timer clock can run a fraction of a
+      // millisecond ahead of performance.now(), and a re-check would then push this deadline behind
+      // a later one armed for the same time (two services with the same timeout would fire out of order).
+      timer = setTimeout(() => controller.abort(options.timeoutError()), limit);
+      return;
+    }
     const left = limit - (performance.now() - started);
     if (left <= 0) controller.abort(options.timeoutError());
     else timer = setTimeout(arm, typeof ms === "function" ? Math.min(left, DEADLINE_RECHECK_MS) : left);
