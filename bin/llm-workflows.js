@@ -1,5 +1,5 @@
 #!/usr/bin/env node
 // Entry point of the `llm-workflows` command: the compiled CLI (`npm run build`,
 // which `npm ci` and `npm install` of a clone run through the `prepare` script).
-process.env.LLM_WORKFLOWS_CLI = "1";
-await import("../dist/src/cli/main.js");
+const { runCli } = await import("../dist/src/cli/main.js");
+await runCli();

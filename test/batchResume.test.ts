@@ -196,7 +196,7 @@ function runChild(args: string[], out: string, control: { when?: number; signal?
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
       cwd: ROOT,
-      env: { ...process.env, LLM_WORKFLOWS_CLI: "1", OPENAI_API_KEY: "", OPENAI_BASE_URL: "" },
+      env: { ...process.env, OPENAI_API_KEY: "", OPENAI_BASE_URL: "" },
       stdio: ["ignore", "ignore", "pipe"],
     });
     let stderr = "";

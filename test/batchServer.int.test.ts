@@ -111,7 +111,7 @@ describe("run --server", () => {
     const args = ["--import", "tsx", "src/cli/main.ts", "run", "supportRouting", "--input-file", input, "--field", "query=text", "--out", out, "--server", server.url, "--concurrency", "4", "--no-progress"];
     const run = (killAfter?: number) =>
       new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve, reject) => {
-        const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, LLM_WORKFLOWS_CLI: "1" }, stdio: ["ignore", "ignore", "pipe"] });
+        const child = spawn(process.execPath, args, { cwd: ROOT, env: process.env, stdio: ["ignore", "ignore", "pipe"] });
         let stderr = "";
         child.stderr.on("data", (d) => (stderr += d));
         const poll = setInterval(() => {

@@ -26,4 +26,15 @@ describe("the host process", () => {
     // The caller's own signal keeps its limit too.
     expect(getMaxListeners(caller.signal)).toBe(10);
   });
+
+  it("importing the CLI module runs nothing and lifts no limit: only the program's entry calls runCli", async () => {
+    const before = process.exitCode;
+    // Not even with the variable the bin once set to start the CLI on import (it leaked to child processes).
+    process.env.LLM_WORKFLOWS_CLI = "1";
+    const cli = await import("../src/cli/main.js").finally(() => delete process.env.LLM_WORKFLOWS_CLI);
+    expect(typeof cli.runCli).toBe("function");
+    expect(EventEmitter.defaultMaxListeners).toBe(10);
+    expect(getMaxListeners(new AbortController().signal)).toBe(10);
+    expect(process.exitCode).toBe(before);
+  });
 });

@@ -21,7 +21,7 @@ const STACK_LINE = /^\s+at /m;
 /** The environment of a child: no provider, no default checkpointer from the outside. */
 function childEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
-  for (const key of ["OPENAI_API_KEY", "OPENAI_BASE_URL", "LLM_WORKFLOWS_PROVIDER", "LLM_WORKFLOWS_MODEL", "LLM_WORKFLOWS_CHECKPOINTER", "DATABASE_URL", "LLM_WORKFLOWS_CLI"]) {
+  for (const key of ["OPENAI_API_KEY", "OPENAI_BASE_URL", "LLM_WORKFLOWS_PROVIDER", "LLM_WORKFLOWS_MODEL", "LLM_WORKFLOWS_CHECKPOINTER", "DATABASE_URL"]) {
     delete env[key];
   }
   return env;

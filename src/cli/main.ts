@@ -468,11 +468,20 @@ export async function main(argv: string[], stdout: NodeJS.WritableStream = proce
   }
 }
 
-const invokedDirectly = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
-if (invokedDirectly || process.env.LLM_WORKFLOWS_CLI === "1") {
-  // The CLI's own process: LangGraph gives every task of a superstep one shared
-  // abort signal with a listener per call (langgraphjs #1494), so a fan-out of
-  // more than ten tasks would print a leak warning that is not one.
+/**
+ * Runs the CLI as its process's program (the `llm-workflows` bin, or
+ * `tsx src/cli/main.ts`): sets `process.exitCode` from {@link main}. Only a
+ * program's entry calls this; importing the module changes nothing.
+ *
+ * It lifts the process's default listener limit, which a library must not
+ * touch but the program may: LangGraph gives every task of a superstep one
+ * internal abort signal with a listener per call (langgraphjs #1494), out of
+ * reach of any option, so a fan-out of more than ten tasks would print a leak
+ * warning that is not one.
+ */
+export async function runCli(argv: string[] = process.argv.slice(2)): Promise<void> {
   setMaxListeners(0);
-  process.exitCode = await main(process.argv.slice(2));
+  process.exitCode = await main(argv);
 }
+
+if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) await runCli();
