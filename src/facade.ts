@@ -259,9 +259,8 @@ export async function* executeGraph(
    * then, a task with no result gets the run's error instead of passing as done.
    */
   let held: Array<{ event: Extract<WorkflowEvent, { type: "node" }>; empty: boolean }> = [];
-  // LangGraph 1.7's tasks chunk carries the error as written to the task's `__error__` channel: maybe a plain { name, message }.
-  const isBudgetStop = (error: unknown) =>
-    error instanceof BudgetExceededError || (error as { code?: unknown } | null)?.code === "BUDGET_EXCEEDED" || (error as { name?: unknown } | null)?.name === BudgetExceededError.name;
+  // LangGraph 1.7's tasks chunk carries a failed task's error serialized: a plain { name, message }.
+  const isBudgetStop = (error: unknown) => error instanceof BudgetExceededError || (error as { name?: unknown } | null)?.name === BudgetExceededError.name;
   const release = function* (runError?: unknown) {
     // A budget stop is the run's own error (issue: printed once), not a node's failure.
     const nodeError = runError !== undefined && !isBudgetStop(runError);

@@ -28,6 +28,7 @@ import { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import pLimit from "p-limit";
 import { streamWorkflow, type RunOptions } from "../facade.js";
 import { resolveModelSettings } from "../models/configuration.js";
+import { modelName } from "../models/fallback.js";
 import { RECORDER_KEY, recorderForOptions, type ModelCallRecorder, type RecorderMode } from "../models/replay.js";
 import { ConfigurationError, DataFileError } from "../runtime/errors.js";
 import { addUsage, emptyUsage, type TokenUsage } from "../runtime/usage.js";
@@ -384,7 +385,7 @@ export function buildReport(context: ReportContext, rows: EvalRowResult[]): Eval
   let model: Pick<EvalReport["model"], "provider" | "default" | "strong">;
   if (override instanceof BaseChatModel) {
     // The factory's one substitution hook (`configurable.modelOverride`): every role uses it.
-    const name = String((override as unknown as { model?: unknown }).model ?? override._llmType());
+    const name = modelName(override);
     model = { provider: "override", default: name, strong: name };
   } else {
     const settings = resolveModelSettings("default", { configurable });

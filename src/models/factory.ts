@@ -24,7 +24,7 @@ import { loggerFrom, warnOnce } from "../runtime/logger.js";
 import { attachRequestRecord, UsageTracker } from "../runtime/usage.js";
 import { resolveModelSettings, type ModelRole, type ModelSettings } from "./configuration.js";
 import { OfflineChatModel } from "./offline/model.js";
-import { FallbackChatModel } from "./fallback.js";
+import { FallbackChatModel, modelName } from "./fallback.js";
 import { modelWithRecorder } from "./replay.js";
 import { DEFAULT_BASE_DELAY_MS, DEFAULT_MAX_DELAY_MS, newRequestRecord, resilientFetch, withRequestRecord, type RequestRecord } from "./transport.js";
 import { limiterFor, type ModelRateLimiter } from "../runtime/rateLimit.js";
@@ -134,12 +134,6 @@ function currentMetadata(): Record<string, unknown> | undefined {
   return (AsyncLocalStorageProviderSingleton.getRunnableConfig() as RunnableConfig | undefined)?.metadata;
 }
 
-/** The model name a call asks for, before the provider says which answered. */
-function requestedModel(model: BaseChatModel): string {
-  const named = model as { model?: unknown; modelName?: unknown };
-  return String(named.model ?? named.modelName ?? model._llmType());
-}
-
 /**
  * `model` reporting each of its calls to `tracker` directly: a `Proxy` of
  * the shared instance (one per model and tracker) whose `_generate` and
@@ -170,7 +164,7 @@ function withUsageTracker(model: BaseChatModel, tracker: UsageTracker): BaseChat
     replaced.models = model.models.map((m) => withUsageTracker(m, tracker));
   } else {
     const begin = (messages: BaseMessage[]) => {
-      const call = tracker.beginCall(requestedModel(model), messages, currentMetadata());
+      const call = tracker.beginCall(modelName(model), messages, currentMetadata());
       tracker.checkCallBudget(call);
       return call;
     };

@@ -37,8 +37,10 @@ function worthFallingBack(error: unknown): boolean {
   return error instanceof ProviderRequestError || !(error instanceof LlmWorkflowsError);
 }
 
-function nameOf(model: BaseChatModel): string {
-  return String((model as unknown as { model?: string }).model ?? model._llmType());
+/** A chat model's name as asked for: its `model` (or `modelName`) field, else its LangChain type (`offline`, `fallback`, ...). */
+export function modelName(model: BaseChatModel): string {
+  const named = model as unknown as { model?: unknown; modelName?: unknown };
+  return String(named.model ?? named.modelName ?? model._llmType());
 }
 
 /** A chat model over several: the first that succeeds answers (see the module doc). */
@@ -54,7 +56,7 @@ export class FallbackChatModel extends BaseChatModel {
 
   /** Name of the primary model. */
   get model(): string {
-    return nameOf(this.models[0]);
+    return modelName(this.models[0]);
   }
 
   _llmType(): string {
@@ -71,7 +73,7 @@ export class FallbackChatModel extends BaseChatModel {
         errors.push(error as Error);
       }
     }
-    throw new AllModelsFailedError(this.models.map(nameOf), errors);
+    throw new AllModelsFailedError(this.models.map(modelName), errors);
   }
 
   override bindTools(tools: Parameters<NonNullable<BaseChatModel["bindTools"]>>[0], kwargs?: Partial<BaseChatModelCallOptions>) {
